@@ -1,0 +1,1 @@
+//! Benchmarks and the scrape-latency harness for homelab-exporter (not written yet).

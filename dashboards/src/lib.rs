@@ -1,0 +1,1 @@
+//! Grafana dashboard and provisioning generation from the inventory (not written yet).

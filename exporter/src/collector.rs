@@ -1,0 +1,150 @@
+//! What a collector is: the traits host and network collectors implement,
+//! the per-scrape information they receive, and the error they return.
+
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::metrics::Snapshot;
+
+/// Where the host collectors read from. Injectable so tests run on fixture
+/// trees and a container can read the host's `/proc` mounted elsewhere.
+#[derive(Debug, Clone)]
+pub struct HostPaths {
+    /// procfs mount point (`--path.procfs`).
+    pub procfs: PathBuf,
+    /// sysfs mount point (`--path.sysfs`).
+    pub sysfs: PathBuf,
+    /// Root filesystem (`--path.rootfs`), for mount points and `/etc`.
+    pub rootfs: PathBuf,
+    /// udev database (`--path.udev.data`).
+    pub udev_data: PathBuf,
+}
+
+impl Default for HostPaths {
+    fn default() -> Self {
+        Self {
+            procfs: "/proc".into(),
+            sysfs: "/sys".into(),
+            rootfs: "/".into(),
+            udev_data: "/run/udev/data".into(),
+        }
+    }
+}
+
+impl HostPaths {
+    /// A path below procfs.
+    pub fn proc(&self, rel: &str) -> PathBuf {
+        self.procfs.join(rel)
+    }
+    /// A path below sysfs.
+    pub fn sys(&self, rel: &str) -> PathBuf {
+        self.sysfs.join(rel)
+    }
+    /// A path below the root filesystem.
+    pub fn root(&self, rel: &str) -> PathBuf {
+        self.rootfs.join(rel.trim_start_matches('/'))
+    }
+}
+
+/// What every collector learns about the scrape it runs in.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    /// The instant by which the whole scrape must be answered.
+    pub deadline: Instant,
+}
+
+impl Scrape {
+    /// Time left before the deadline (zero when it has passed).
+    pub fn remaining(&self) -> std::time::Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Why a collector failed. The message names the file, endpoint or line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or socket could not be read.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// What was read.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// Content did not have the expected shape.
+    #[error("parsing {path}: {detail}")]
+    Parse {
+        /// What was parsed.
+        path: PathBuf,
+        /// What was wrong, with the offending line where there is one.
+        detail: String,
+    },
+    /// The source exists but had nothing to report (no such hardware, say).
+    #[error("no data: {0}")]
+    NoData(String),
+    /// Anything else, already worded for the log.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+    /// A parse error in `path`.
+    pub fn parse(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
+        Error::Parse { path: path.into(), detail: detail.into() }
+    }
+    /// True when the error is a file that does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// Reads a whole (small) file as text, mapping the error to [`Error::Io`].
+pub fn read_to_string(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// A collector that reads local files: it blocks, so it runs on the
+/// blocking pool. Its gather fills `out` and does no encoding.
+pub trait HostCollector: Send + Sync + 'static {
+    /// Gathers one snapshot.
+    fn gather(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error>;
+}
+
+/// A boxed future returned by [`AsyncCollector::gather`].
+pub type GatherFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+/// A collector that talks to a server (upsd, dockerd, Proxmox): it runs on
+/// the async runtime and is cancelled at the scrape deadline.
+pub trait AsyncCollector: Send + Sync + 'static {
+    /// Gathers one snapshot.
+    fn gather<'a>(&'a self, scrape: &'a Scrape, out: &'a mut Snapshot) -> GatherFuture<'a>;
+}
+
+/// A constructed collector of either kind.
+#[derive(Clone)]
+pub enum Collector {
+    /// Runs on the blocking pool.
+    Host(Arc<dyn HostCollector>),
+    /// Runs on the async runtime.
+    Async(Arc<dyn AsyncCollector>),
+}
+
+impl Collector {
+    /// Wraps a host collector.
+    pub fn host(c: impl HostCollector) -> Self {
+        Collector::Host(Arc::new(c))
+    }
+    /// Wraps an async collector.
+    pub fn network(c: impl AsyncCollector) -> Self {
+        Collector::Async(Arc::new(c))
+    }
+}

@@ -1,0 +1,334 @@
+//! Exposition: Prometheus text format 0.0.4 and OpenMetrics 1.0.0.
+//!
+//! Encoding does no I/O and cannot fail: it writes the merged families of a
+//! scrape straight into the response buffer.
+
+use std::io::Write as _;
+
+use crate::metrics::{Family, Kind, Snapshot};
+
+/// Content type of the Prometheus text format.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Content type of OpenMetrics text.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The two exposition formats we write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text 0.0.4 (the default).
+    Text,
+    /// OpenMetrics 1.0.0, when the scraper asks for it.
+    OpenMetrics,
+}
+
+impl Format {
+    /// Picks the format from an `Accept` header: OpenMetrics when it is named
+    /// with a q-value at least as high as the plain text format's.
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let Some(accept) = accept else { return Format::Text };
+        let mut om_q = -1.0_f32;
+        let mut text_q = -1.0_f32;
+        for part in accept.split(',') {
+            let mut params = part.split(';').map(str::trim);
+            let media = params.next().unwrap_or("");
+            let q = params
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match media {
+                "application/openmetrics-text" => om_q = om_q.max(q),
+                "text/plain" => text_q = text_q.max(q),
+                _ => {}
+            }
+        }
+        if om_q > 0.0 && om_q >= text_q {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => TEXT_CONTENT_TYPE,
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+        }
+    }
+}
+
+/// Merges the families of several snapshots: sorted by name, families of the
+/// same name joined (the first help and type win), label pairs sorted by
+/// name and samples sorted by their labels, as client_golang exposes them.
+pub fn merge(snapshots: Vec<Snapshot>) -> Vec<Family> {
+    let mut all: Vec<Family> = snapshots.into_iter().flat_map(|s| s.families).collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut merged: Vec<Family> = Vec::with_capacity(all.len());
+    for fam in all {
+        match merged.last_mut() {
+            Some(last) if last.name == fam.name => last.samples.extend(fam.samples),
+            _ => merged.push(fam),
+        }
+    }
+    for fam in &mut merged {
+        for s in &mut fam.samples {
+            if s.labels.len() > 1 {
+                s.labels.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+        }
+        fam.samples.sort_by(|a, b| {
+            a.labels
+                .iter()
+                .map(|(_, v)| v.as_str())
+                .cmp(b.labels.iter().map(|(_, v)| v.as_str()))
+                .then_with(|| a.suffix.cmp(b.suffix))
+        });
+    }
+    merged.retain(|f| !f.samples.is_empty());
+    merged
+}
+
+/// Writes the families in `format` into `out`.
+pub fn encode(families: &[Family], format: Format, out: &mut Vec<u8>) {
+    for fam in families {
+        let om = format == Format::OpenMetrics;
+        // OpenMetrics names a counter family without its `_total` suffix and
+        // requires the suffix on every counter sample.
+        let (family_name, counter_suffix) = match (om, fam.kind) {
+            (true, Kind::Counter) => match fam.name.strip_suffix("_total") {
+                Some(stem) => (stem, "_total"),
+                None => (&*fam.name, "_total"),
+            },
+            _ => (&*fam.name, ""),
+        };
+        let type_word = match (om, fam.kind) {
+            (true, Kind::Untyped) => "unknown",
+            (_, k) => k.as_str(),
+        };
+        if !fam.help.is_empty() || !om {
+            out.extend_from_slice(b"# HELP ");
+            out.extend_from_slice(family_name.as_bytes());
+            out.push(b' ');
+            escape_help(&fam.help, out);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"# TYPE ");
+        out.extend_from_slice(family_name.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(type_word.as_bytes());
+        out.push(b'\n');
+        for s in &fam.samples {
+            out.extend_from_slice(family_name.as_bytes());
+            out.extend_from_slice(counter_suffix.as_bytes());
+            out.extend_from_slice(s.suffix.as_bytes());
+            if !s.labels.is_empty() {
+                out.push(b'{');
+                for (i, (k, v)) in s.labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(k.as_bytes());
+                    out.extend_from_slice(b"=\"");
+                    escape_label_value(v, out);
+                    out.push(b'"');
+                }
+                out.push(b'}');
+            }
+            out.push(b' ');
+            write_float(out, s.value);
+            if let Some(ts) = s.timestamp_ms {
+                out.push(b' ');
+                if om {
+                    // OpenMetrics timestamps are seconds.
+                    write_float(out, ts as f64 / 1000.0);
+                } else {
+                    let _ = write!(out, "{ts}");
+                }
+            }
+            out.push(b'\n');
+        }
+    }
+    if format == Format::OpenMetrics {
+        out.extend_from_slice(b"# EOF\n");
+    }
+}
+
+fn escape_help(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            _ => out.push(b),
+        }
+    }
+}
+
+fn escape_label_value(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Writes `v` the way Go's `strconv.FormatFloat(v, 'g', -1, 64)` does, which
+/// is what node_exporter's output uses: shortest digits that round-trip,
+/// exponent form when the decimal exponent is below -4 or at least 6
+/// (`1.6458752e+10`, `2.5e-05`, `123456`).
+pub fn write_float(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+        return;
+    }
+    if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+        return;
+    }
+    if v == 0.0 {
+        out.extend_from_slice(if v.is_sign_negative() { b"-0" } else { b"0" });
+        return;
+    }
+    let mut digits = [0u8; 24];
+    let (nd, dp) = if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        // Integral fast path: the digits of the integer, trailing zeros trimmed.
+        let mut n = v.abs() as u64;
+        let mut tmp = [0u8; 20];
+        let mut len = 0;
+        while n > 0 {
+            tmp[len] = b'0' + (n % 10) as u8;
+            n /= 10;
+            len += 1;
+        }
+        for i in 0..len {
+            digits[i] = tmp[len - 1 - i];
+        }
+        let mut nd = len;
+        while nd > 1 && digits[nd - 1] == b'0' {
+            nd -= 1;
+        }
+        (nd, len as i32)
+    } else {
+        // Rust's `{:e}` prints the shortest round-trip digits, as Go does.
+        let mut buf = [0u8; 40];
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(cursor, "{:e}", v.abs());
+        let len = cursor.position() as usize;
+        let text = &buf[..len];
+        let epos = text.iter().position(|&b| b == b'e').unwrap_or(len);
+        let mut nd = 0;
+        for &b in &text[..epos] {
+            if b.is_ascii_digit() && nd < digits.len() {
+                digits[nd] = b;
+                nd += 1;
+            }
+        }
+        let exp: i32 = std::str::from_utf8(&text[(epos + 1).min(len)..])
+            .ok()
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(0);
+        (nd, exp + 1)
+    };
+    if v < 0.0 {
+        out.push(b'-');
+    }
+    let digits = &digits[..nd];
+    let exp = dp - 1;
+    if !(-4..6).contains(&exp) {
+        out.push(digits[0]);
+        if nd > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        let _ = write!(out, "{e}");
+    } else if dp <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-dp) as usize));
+        out.extend_from_slice(digits);
+    } else if dp as usize >= nd {
+        out.extend_from_slice(digits);
+        out.extend(std::iter::repeat_n(b'0', dp as usize - nd));
+    } else {
+        out.extend_from_slice(&digits[..dp as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[dp as usize..]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(v: f64) -> String {
+        let mut out = Vec::new();
+        write_float(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_format_like_go() {
+        assert_eq!(f(0.0), "0");
+        assert_eq!(f(1.0), "1");
+        assert_eq!(f(546.0), "546");
+        assert_eq!(f(123456.0), "123456");
+        assert_eq!(f(1e6), "1e+06");
+        assert_eq!(f(1234567.0), "1.234567e+06");
+        assert_eq!(f(2.189426688e10), "2.189426688e+10");
+        assert_eq!(f(1.305e-6), "1.305e-06");
+        assert_eq!(f(0.0001), "0.0001");
+        assert_eq!(f(0.00001), "1e-05");
+        assert_eq!(f(-3.5), "-3.5");
+        assert_eq!(f(18446744073709551615.0), "1.8446744073709552e+19");
+        assert_eq!(f(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(f(f64::INFINITY), "+Inf");
+        assert_eq!(f(f64::NAN), "NaN");
+        assert_eq!(f(100.5), "100.5");
+    }
+
+    #[test]
+    fn negotiates_openmetrics_from_prometheus_accept_header() {
+        let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
+        assert_eq!(Format::negotiate(Some("text/plain")), Format::Text);
+        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(Format::negotiate(Some("text/plain,application/openmetrics-text;q=0.2")), Format::Text);
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut s = Snapshot::new();
+        s.counter("node_x_total", "X \\ count.\nSecond line.", &[("b", "2"), ("a", "q\"\n")], 3.0);
+        s.gauge("node_a", "A.", &[], 0.5);
+        s.counter("node_x_total", "ignored", &[("b", "1"), ("a", "z")], 1.0);
+        s
+    }
+
+    #[test]
+    fn text_format_sorts_merges_and_escapes() {
+        let mut out = Vec::new();
+        encode(&merge(vec![snapshot()]), Format::Text, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "# HELP node_a A.\n# TYPE node_a gauge\nnode_a 0.5\n\
+             # HELP node_x_total X \\\\ count.\\nSecond line.\n# TYPE node_x_total counter\n\
+             node_x_total{a=\"q\\\"\\n\",b=\"2\"} 3\nnode_x_total{a=\"z\",b=\"1\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_strips_total_from_counter_family_and_ends_with_eof() {
+        let mut out = Vec::new();
+        encode(&merge(vec![snapshot()]), Format::OpenMetrics, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("# TYPE node_x counter\nnode_x_total{a=\"q\\\"\\n\",b=\"2\"} 3\n"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

@@ -1,0 +1,31 @@
+//! Host collectors: one module per node_exporter collector, each a pure parser plus a thin reader of /proc and /sys.
+
+pub mod conntrack;
+pub mod cpu;
+pub mod cpufreq;
+pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
+pub mod filesystem;
+pub mod hwmon;
+pub mod loadavg;
+pub mod mdadm;
+pub mod meminfo;
+pub mod netclass;
+pub mod netdev;
+pub mod netstat;
+pub mod os;
+pub mod powersupplyclass;
+pub mod pressure;
+pub mod schedstat;
+pub mod sockstat;
+pub mod softnet;
+pub mod stat;
+pub mod textfile;
+pub mod thermal_zone;
+pub mod time;
+pub mod timex;
+pub mod uname;
+pub mod vmstat;
+pub mod watchdog;
+pub mod util;

@@ -1,0 +1,101 @@
+//! Small helpers shared by the host collectors: include/exclude filters and
+//! sysfs attribute reads.
+
+use std::path::Path;
+
+use regex_lite::Regex;
+
+use crate::collector::Error;
+use crate::registry::BuildError;
+
+/// node_exporter's device filter: a name passes when it matches the include
+/// pattern (if any) and does not match the exclude pattern (if any). Both are
+/// anchored, as kingpin's regexp flags are in node_exporter (`^(?:...)$`).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    include: Option<Regex>,
+    exclude: Option<Regex>,
+}
+
+impl Filter {
+    /// Builds a filter; `flag` names the flags in the error.
+    pub fn new(
+        collector: &'static str,
+        include: Option<&str>,
+        exclude: Option<&str>,
+    ) -> Result<Self, BuildError> {
+        let compile = |pattern: &str| {
+            Regex::new(&format!("^(?:{pattern})$")).map_err(|e| BuildError {
+                collector,
+                detail: format!("bad pattern {pattern:?}: {e}"),
+            })
+        };
+        Ok(Self {
+            include: include.filter(|p| !p.is_empty()).map(compile).transpose()?,
+            exclude: exclude.filter(|p| !p.is_empty()).map(compile).transpose()?,
+        })
+    }
+
+    /// True when `name` should be reported.
+    pub fn accepts(&self, name: &str) -> bool {
+        if let Some(inc) = &self.include {
+            if !inc.is_match(name) {
+                return false;
+            }
+        }
+        if let Some(exc) = &self.exclude {
+            if exc.is_match(name) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Reads a sysfs attribute and trims the trailing newline.
+pub fn read_attr(path: &Path) -> Result<String, Error> {
+    let mut s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let trimmed = s.trim_end_matches(['\n', ' ', '\0']).len();
+    s.truncate(trimmed);
+    Ok(s)
+}
+
+/// Reads a sysfs attribute holding one unsigned integer.
+pub fn read_u64(path: &Path) -> Result<u64, Error> {
+    let s = read_attr(path)?;
+    s.trim().parse().map_err(|_| Error::parse(path, format!("not an unsigned integer: {s:?}")))
+}
+
+/// Reads a sysfs attribute holding one signed integer.
+pub fn read_i64(path: &Path) -> Result<i64, Error> {
+    let s = read_attr(path)?;
+    s.trim().parse().map_err(|_| Error::parse(path, format!("not an integer: {s:?}")))
+}
+
+/// Lists the entry names of a directory, sorted, skipping dot-files.
+pub fn list_dir(path: &Path) -> Result<Vec<String>, Error> {
+    let mut names: Vec<String> = std::fs::read_dir(path)
+        .map_err(|e| Error::io(path, e))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_is_anchored_and_exclude_wins() {
+        let f = Filter::new("t", Some("lo|eth.*"), Some("eth1")).unwrap();
+        assert!(f.accepts("lo"));
+        assert!(f.accepts("eth0"));
+        assert!(!f.accepts("eth1"));
+        assert!(!f.accepts("xlo"));
+        assert!(Filter::new("t", Some("("), None).is_err());
+        assert!(Filter::default().accepts("anything"));
+    }
+}

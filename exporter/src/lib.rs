@@ -1,0 +1,16 @@
+//! homelab-exporter: host, UPS, Docker and Proxmox metrics for Prometheus
+//! in one small binary, with node_exporter's names for host metrics.
+//!
+//! The scrape path: [`server`] receives `GET /metrics`, [`scrape::Engine`]
+//! runs every collector from the [`registry`] concurrently under the
+//! deadline into plain [`metrics::Snapshot`]s, and [`encode`] writes them.
+
+pub mod cli;
+pub mod collector;
+pub mod config;
+pub mod encode;
+pub mod host;
+pub mod metrics;
+pub mod registry;
+pub mod scrape;
+pub mod server;

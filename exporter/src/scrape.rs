@@ -1,0 +1,139 @@
+//! The scrape engine: runs every enabled collector concurrently under the
+//! scrape deadline and adds `node_scrape_collector_{success,duration_seconds}`.
+//! A failing, panicking or late collector costs only its own series.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::cli::Settings;
+use crate::collector::{Collector, Scrape};
+use crate::metrics::{Kind, Snapshot};
+use crate::registry::{BuildError, COLLECTORS};
+
+/// What the landing page shows of a collector's last scrape.
+#[derive(Debug, Clone, Default)]
+pub struct LastStatus {
+    /// Collector name.
+    pub name: &'static str,
+    /// Whether its last gather succeeded; `None` before the first scrape.
+    pub success: Option<bool>,
+    /// How long it took.
+    pub duration: Duration,
+    /// The error of its last failure.
+    pub error: Option<String>,
+}
+
+/// The built collectors and their last status.
+pub struct Engine {
+    collectors: Vec<(&'static str, Collector)>,
+    last: Mutex<Vec<LastStatus>>,
+}
+
+const SUCCESS_HELP: &str = "node_exporter: Whether a collector succeeded.";
+const DURATION_HELP: &str = "node_exporter: Duration of a collector scrape.";
+
+impl Engine {
+    /// Builds every enabled collector from the settings.
+    pub fn new(settings: &Settings) -> Result<Self, BuildError> {
+        let mut collectors = Vec::new();
+        for entry in COLLECTORS.iter().filter(|e| settings.enabled.contains(&e.name)) {
+            if let Some(c) = (entry.build)(settings)? {
+                collectors.push((entry.name, c));
+            }
+        }
+        Ok(Self::from_collectors(collectors))
+    }
+
+    /// An engine over collectors built elsewhere (tests).
+    pub fn from_collectors(collectors: Vec<(&'static str, Collector)>) -> Self {
+        let last = collectors
+            .iter()
+            .map(|(name, _)| LastStatus { name, ..Default::default() })
+            .collect();
+        Self { collectors, last: Mutex::new(last) }
+    }
+
+    /// The status of every collector after its last scrape.
+    pub fn last_status(&self) -> Vec<LastStatus> {
+        self.last.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Runs one scrape: every collector concurrently, each abandoned at
+    /// `deadline`. Returns one snapshot per collector plus the engine's own.
+    pub async fn scrape(&self, deadline: Instant) -> Vec<Snapshot> {
+        let scrape = Scrape { deadline };
+        let tokio_deadline = tokio::time::Instant::from_std(deadline);
+        let mut set = JoinSet::new();
+        for (index, (name, collector)) in self.collectors.iter().enumerate() {
+            let name = *name;
+            let collector = collector.clone();
+            let scrape = scrape.clone();
+            set.spawn(async move {
+                let start = Instant::now();
+                let result = match collector {
+                    Collector::Host(c) => {
+                        let task = tokio::task::spawn_blocking(move || {
+                            let mut out = Snapshot::new();
+                            c.gather(&scrape, &mut out).map(|()| out)
+                        });
+                        match tokio::time::timeout_at(tokio_deadline, task).await {
+                            Ok(Ok(r)) => r.map_err(|e| e.to_string()),
+                            Ok(Err(join)) => Err(format!("collector panicked: {join}")),
+                            Err(_) => Err("deadline exceeded".to_owned()),
+                        }
+                    }
+                    Collector::Async(c) => {
+                        // Spawned so that a panic is caught at the task boundary.
+                        let task = tokio::spawn(async move {
+                            let mut out = Snapshot::new();
+                            let fut = c.gather(&scrape, &mut out);
+                            match tokio::time::timeout_at(tokio_deadline, fut).await {
+                                Ok(r) => r.map(|()| out).map_err(|e| e.to_string()),
+                                Err(_) => Err("deadline exceeded".to_owned()),
+                            }
+                        });
+                        match task.await {
+                            Ok(r) => r,
+                            Err(join) => Err(format!("collector panicked: {join}")),
+                        }
+                    }
+                };
+                (index, name, start.elapsed(), result)
+            });
+        }
+        let mut snapshots = Vec::with_capacity(self.collectors.len() + 1);
+        let mut own = Snapshot::new();
+        let mut statuses = Vec::with_capacity(self.collectors.len());
+        while let Some(joined) = set.join_next().await {
+            let Ok((index, name, elapsed, result)) = joined else { continue };
+            let ok = result.is_ok();
+            match result {
+                Ok(snap) => snapshots.push(snap),
+                Err(err) => {
+                    tracing::error!(collector = name, duration_seconds = elapsed.as_secs_f64(), err = %err, "collector failed");
+                    statuses.push((index, false, elapsed, Some(err)));
+                }
+            }
+            if ok {
+                statuses.push((index, true, elapsed, None));
+            }
+            own.family("node_scrape_collector_duration_seconds", DURATION_HELP, Kind::Gauge)
+                .add(&[("collector", name)], elapsed.as_secs_f64());
+            own.family("node_scrape_collector_success", SUCCESS_HELP, Kind::Gauge)
+                .add(&[("collector", name)], if ok { 1.0 } else { 0.0 });
+        }
+        if let Ok(mut last) = self.last.lock() {
+            for (index, ok, elapsed, err) in statuses {
+                if let Some(slot) = last.get_mut(index) {
+                    slot.success = Some(ok);
+                    slot.duration = elapsed;
+                    slot.error = err;
+                }
+            }
+        }
+        snapshots.push(own);
+        snapshots
+    }
+}

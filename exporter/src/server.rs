@@ -1,0 +1,273 @@
+//! The HTTP server: `/metrics` (or the configured path), a landing page at
+//! `/`, and `/-/healthy`. hyper 1 on the single tokio runtime.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::encode::{self, Format};
+use crate::scrape::Engine;
+
+/// Scrape timeout assumed when Prometheus sends none.
+pub const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listen address is not an address.
+    #[error("--web.listen-address {0:?}: expected HOST:PORT or :PORT")]
+    BadAddress(String),
+    /// Binding failed.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Shared state of the server.
+pub struct Server {
+    engine: Engine,
+    telemetry_path: String,
+    max_requests: usize,
+    in_flight: AtomicUsize,
+}
+
+/// Parses `:PORT`, `HOST:PORT` or `[V6]:PORT`; an empty host means every
+/// address (IPv6 and IPv4).
+pub fn parse_listen_address(s: &str) -> Result<SocketAddr, ServeError> {
+    let full = if s.starts_with(':') { format!("[::]{s}") } else { s.to_owned() };
+    if let Ok(a) = full.parse() {
+        return Ok(a);
+    }
+    if let Some(port) = s.strip_prefix("localhost:") {
+        if let Ok(p) = port.parse::<u16>() {
+            return Ok(SocketAddr::from(([127, 0, 0, 1], p)));
+        }
+    }
+    Err(ServeError::BadAddress(s.to_owned()))
+}
+
+/// The scrape deadline for a request: Prometheus's timeout header minus a
+/// margin for encoding and transfer (10 % of it, at most half a second).
+pub fn deadline_from_header(value: Option<&HeaderValue>, now: Instant) -> Instant {
+    let timeout = value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .map(|t| Duration::from_secs_f64(t.min(3600.0)))
+        .unwrap_or(DEFAULT_SCRAPE_TIMEOUT);
+    let margin = (timeout / 10).min(Duration::from_millis(500));
+    now + (timeout - margin)
+}
+
+impl Server {
+    /// A server over this engine.
+    pub fn new(engine: Engine, telemetry_path: String, max_requests: usize) -> Arc<Self> {
+        Arc::new(Self { engine, telemetry_path, max_requests, in_flight: AtomicUsize::new(0) })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then lets open
+    /// connections finish for up to five seconds.
+    pub async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            tracing::warn!(err = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let server = self.clone();
+                    connections.spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let server = server.clone();
+                            async move { Ok::<_, Infallible>(server.handle(req).await) }
+                        });
+                        let conn = hyper::server::conn::http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(HEADER_READ_TIMEOUT)
+                            .max_buf_size(64 * 1024)
+                            .serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = conn.await {
+                            tracing::debug!(err = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                () = &mut shutdown => break,
+            }
+        }
+        tracing::info!(open_connections = connections.len(), "shutting down");
+        let drain = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+            connections.abort_all();
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = req.uri().path();
+        let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
+        if path == self.telemetry_path {
+            if !is_read {
+                return plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+            }
+            return self.metrics(&req).await;
+        }
+        match path {
+            "/" if is_read => self.landing(),
+            "/-/healthy" | "/-/ready" if is_read => plain(StatusCode::OK, "Healthy\n"),
+            "/" | "/-/healthy" | "/-/ready" => plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n"),
+            _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    async fn metrics(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let now = Instant::now();
+        let deadline = deadline_from_header(req.headers().get("x-prometheus-scrape-timeout-seconds"), now);
+        let previous = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let _guard = InFlight(&self.in_flight);
+        if self.max_requests > 0 && previous >= self.max_requests {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
+        }
+        let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
+        let gzip = req
+            .headers()
+            .get(ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(accepts_gzip);
+        let snapshots = self.engine.scrape(deadline).await;
+        let families = encode::merge(snapshots);
+        let mut body = Vec::with_capacity(64 * 1024);
+        encode::encode(&families, format, &mut body);
+        let mut builder = Response::builder()
+            .status(StatusCode::OK)
+            .header(CONTENT_TYPE, format.content_type());
+        if gzip {
+            use std::io::Write as _;
+            let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+            if enc.write_all(&body).is_ok() {
+                if let Ok(zipped) = enc.finish() {
+                    body = zipped;
+                    builder = builder.header(CONTENT_ENCODING, "gzip");
+                }
+            }
+        }
+        builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response\n"))
+    }
+
+    fn landing(&self) -> Response<Full<Bytes>> {
+        let mut rows = String::new();
+        for s in self.engine.last_status() {
+            let (state, class) = match s.success {
+                None => ("not scraped yet", "idle"),
+                Some(true) => ("ok", "ok"),
+                Some(false) => ("failed", "failed"),
+            };
+            rows.push_str(&format!(
+                "<tr class=\"{class}\"><td>{}</td><td>{state}</td><td>{:.4}</td><td>{}</td></tr>\n",
+                html_escape(s.name),
+                s.duration.as_secs_f64(),
+                html_escape(s.error.as_deref().unwrap_or("")),
+            ));
+        }
+        let body = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>homelab-exporter</title>\
+             <style>body{{font-family:sans-serif}}td,th{{padding:2px 10px;text-align:left}}\
+             .failed{{color:#b00}}</style></head><body>\n<h1>homelab-exporter {}</h1>\n\
+             <p><a href=\"{}\">Metrics</a> · <a href=\"/-/healthy\">Health</a></p>\n\
+             <table><tr><th>collector</th><th>last scrape</th><th>seconds</th><th>error</th></tr>\n{rows}</table>\n</body></html>\n",
+            env!("CARGO_PKG_VERSION"),
+            html_escape(&self.telemetry_path),
+        );
+        Response::builder()
+            .header(CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response\n"))
+    }
+}
+
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn accepts_gzip(header: &str) -> bool {
+    header.split(',').any(|part| {
+        let mut it = part.split(';').map(str::trim);
+        let coding = it.next().unwrap_or("");
+        let q_zero = it.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+    })
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_address_forms() {
+        assert_eq!(parse_listen_address(":9839").unwrap().port(), 9839);
+        assert!(parse_listen_address(":9839").unwrap().ip().is_unspecified());
+        assert_eq!(parse_listen_address("127.0.0.1:1").unwrap(), SocketAddr::from(([127, 0, 0, 1], 1)));
+        assert!(parse_listen_address("nonsense").is_err());
+    }
+
+    #[test]
+    fn deadline_uses_header_minus_margin() {
+        let now = Instant::now();
+        let h = HeaderValue::from_static("2");
+        assert_eq!(deadline_from_header(Some(&h), now) - now, Duration::from_millis(1800));
+        assert_eq!(deadline_from_header(None, now) - now, Duration::from_millis(9500));
+        let bad = HeaderValue::from_static("-1");
+        assert_eq!(deadline_from_header(Some(&bad), now) - now, Duration::from_millis(9500));
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+    }
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::cli::Settings;
-use crate::collector::{Collector, Scrape};
+use crate::collector::{Collector, Error, Scrape};
 use crate::metrics::{Kind, Snapshot};
 use crate::registry::{BuildError, COLLECTORS};
 
@@ -29,6 +29,25 @@ pub struct LastStatus {
 pub struct Engine {
     collectors: Vec<(&'static str, Collector)>,
     last: Mutex<Vec<LastStatus>>,
+}
+
+/// A collector's failure as the engine reports it.
+struct Failure {
+    message: String,
+    /// "No data" (absent hardware) is logged at debug level, not as an error.
+    quiet: bool,
+}
+
+impl Failure {
+    fn loud(message: String) -> Self {
+        Self { message, quiet: false }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self { quiet: matches!(e, Error::NoData(_)), message: e.to_string() }
+    }
 }
 
 const SUCCESS_HELP: &str = "node_exporter: Whether a collector succeeded.";
@@ -79,9 +98,9 @@ impl Engine {
                             c.gather(&scrape, &mut out).map(|()| out)
                         });
                         match tokio::time::timeout_at(tokio_deadline, task).await {
-                            Ok(Ok(r)) => r.map_err(|e| e.to_string()),
-                            Ok(Err(join)) => Err(format!("collector panicked: {join}")),
-                            Err(_) => Err("deadline exceeded".to_owned()),
+                            Ok(Ok(r)) => r.map_err(Failure::from),
+                            Ok(Err(join)) => Err(Failure::loud(format!("collector panicked: {join}"))),
+                            Err(_) => Err(Failure::loud("deadline exceeded".to_owned())),
                         }
                     }
                     Collector::Async(c) => {
@@ -90,13 +109,13 @@ impl Engine {
                             let mut out = Snapshot::new();
                             let fut = c.gather(&scrape, &mut out);
                             match tokio::time::timeout_at(tokio_deadline, fut).await {
-                                Ok(r) => r.map(|()| out).map_err(|e| e.to_string()),
-                                Err(_) => Err("deadline exceeded".to_owned()),
+                                Ok(r) => r.map(|()| out).map_err(Failure::from),
+                                Err(_) => Err(Failure::loud("deadline exceeded".to_owned())),
                             }
                         });
                         match task.await {
                             Ok(r) => r,
-                            Err(join) => Err(format!("collector panicked: {join}")),
+                            Err(join) => Err(Failure::loud(format!("collector panicked: {join}"))),
                         }
                     }
                 };
@@ -111,9 +130,13 @@ impl Engine {
             let ok = result.is_ok();
             match result {
                 Ok(snap) => snapshots.push(snap),
-                Err(err) => {
-                    tracing::error!(collector = name, duration_seconds = elapsed.as_secs_f64(), err = %err, "collector failed");
-                    statuses.push((index, false, elapsed, Some(err)));
+                Err(Failure { message, quiet }) => {
+                    if quiet {
+                        tracing::debug!(collector = name, reason = %message, "collector returned no data");
+                    } else {
+                        tracing::error!(collector = name, duration_seconds = elapsed.as_secs_f64(), err = %message, "collector failed");
+                    }
+                    statuses.push((index, false, elapsed, Some(message)));
                 }
             }
             if ok {
@@ -135,5 +158,75 @@ impl Engine {
         }
         snapshots.push(own);
         snapshots
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::collector::{AsyncCollector, GatherFuture, HostCollector};
+
+    struct Fine;
+    impl HostCollector for Fine {
+        fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+            out.gauge("fine", "A fine value.", &[], 1.0);
+            Ok(())
+        }
+    }
+    struct Panics;
+    impl HostCollector for Panics {
+        fn gather(&self, _: &Scrape, _: &mut Snapshot) -> Result<(), Error> {
+            let v: Vec<u8> = Vec::new();
+            let _ = v[3];
+            Ok(())
+        }
+    }
+    struct Hangs;
+    impl AsyncCollector for Hangs {
+        fn gather<'a>(&'a self, _: &'a Scrape, _: &'a mut Snapshot) -> GatherFuture<'a> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok(())
+            })
+        }
+    }
+    struct Blocks;
+    impl HostCollector for Blocks {
+        fn gather(&self, _: &Scrape, _: &mut Snapshot) -> Result<(), Error> {
+            std::thread::sleep(Duration::from_millis(1500));
+            Ok(())
+        }
+    }
+
+    fn success(snaps: &[Snapshot], collector: &str) -> Option<f64> {
+        snaps.iter().flat_map(|s| &s.families).filter(|f| f.name == "node_scrape_collector_success")
+            .flat_map(|f| &f.samples)
+            .find(|s| s.labels.iter().any(|(_, v)| v == collector))
+            .map(|s| s.value)
+    }
+
+    #[test]
+    fn panicking_hanging_and_blocking_collectors_cost_only_their_own_series() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let engine = Engine::from_collectors(vec![
+            ("fine", Collector::host(Fine)),
+            ("panics", Collector::host(Panics)),
+            ("hangs", Collector::network(Hangs)),
+            ("blocks", Collector::host(Blocks)),
+        ]);
+        let start = Instant::now();
+        let snaps = rt.block_on(engine.scrape(start + Duration::from_millis(300)));
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(1200), "scrape took {took:?}");
+        assert_eq!(success(&snaps, "fine"), Some(1.0));
+        assert_eq!(success(&snaps, "panics"), Some(0.0));
+        assert_eq!(success(&snaps, "hangs"), Some(0.0));
+        assert_eq!(success(&snaps, "blocks"), Some(0.0));
+        assert!(snaps.iter().flat_map(|s| &s.families).any(|f| f.name == "fine"));
+        let last = engine.last_status();
+        assert_eq!(last.iter().find(|s| s.name == "hangs").and_then(|s| s.error.clone()).as_deref(), Some("deadline exceeded"));
+        assert!(last.iter().find(|s| s.name == "panics").and_then(|s| s.error.clone()).unwrap_or_default().contains("panicked"));
     }
 }

@@ -1,1 +1,6 @@
-//! Integration tests of the exporter.
+//! Integration tests of the exporter: the real binary, real files, real
+//! servers on loopback.
+
+mod common;
+mod e2e;
+mod engine;

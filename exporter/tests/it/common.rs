@@ -1,0 +1,219 @@
+//! Helpers shared by the integration tests: start the exporter binary on a
+//! free loopback port, fetch a path, parse exposition text.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory of other projects' fixtures (`../shared/oracles` beside the repo).
+pub fn oracles() -> PathBuf {
+    if let Ok(p) = std::env::var("HOMELAB_ORACLES") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oracles")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running exporter, killed when dropped.
+pub struct Exporter {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Exporter {
+    /// Starts the binary with these arguments and waits (bounded) until it answers.
+    pub fn start(args: &[String]) -> Exporter {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_homelab-exporter"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start homelab-exporter");
+        let mut exporter = Exporter { child, port };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Some(status) = exporter.child.try_wait().unwrap() {
+                let mut err = String::new();
+                if let Some(mut e) = exporter.child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("exporter exited early with {status}: {err}");
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return exporter;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("exporter did not listen within 10 s");
+    }
+
+    /// GET `path` with extra headers; returns (status, headers, body).
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+        http_get(self.port, path, headers)
+    }
+
+    /// The body of `/metrics` as text.
+    pub fn metrics(&self) -> String {
+        let (status, _, body) = self.get("/metrics", &[]);
+        assert_eq!(status, 200);
+        String::from_utf8(body).expect("utf-8 exposition")
+    }
+}
+
+/// A minimal HTTP/1.1 GET over a fresh connection with a 20 s bound.
+pub fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let body = raw[split + 4..].to_vec();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, body)
+}
+
+/// One parsed sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Metric name as written.
+    pub name: String,
+    /// Labels, sorted by name.
+    pub labels: BTreeMap<String, String>,
+    /// Value.
+    pub value: f64,
+}
+
+/// Exposition text parsed into families: TYPE per family name and the
+/// samples in file order. Enough for the tests; not a general parser.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// `# TYPE` of each family.
+    pub types: BTreeMap<String, String>,
+    /// Every sample.
+    pub series: Vec<Series>,
+}
+
+impl Parsed {
+    /// The family a sample belongs to (its name, or the name without a
+    /// summary/histogram suffix when the family is declared so).
+    pub fn family_of(&self, name: &str) -> String {
+        for suffix in ["_bucket", "_sum", "_count"] {
+            if let Some(stem) = name.strip_suffix(suffix) {
+                if matches!(self.types.get(stem).map(String::as_str), Some("summary" | "histogram")) {
+                    return stem.to_owned();
+                }
+            }
+        }
+        name.to_owned()
+    }
+}
+
+/// Parses exposition text.
+pub fn parse_exposition(text: &str) -> Parsed {
+    let mut out = Parsed::default();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut it = rest.split_whitespace();
+            if let (Some(n), Some(t)) = (it.next(), it.next()) {
+                out.types.insert(n.to_owned(), t.to_owned());
+            }
+            continue;
+        }
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        out.series.push(parse_sample(line));
+    }
+    out
+}
+
+fn parse_sample(line: &str) -> Series {
+    let (name, rest) = match line.find(['{', ' ']) {
+        Some(i) => (&line[..i], &line[i..]),
+        None => panic!("bad sample line {line:?}"),
+    };
+    let mut labels = BTreeMap::new();
+    let mut rest = rest;
+    if rest.starts_with('{') {
+        let mut chars = rest[1..].char_indices();
+        let mut key = String::new();
+        let mut end = 0;
+        loop {
+            let Some((i, c)) = chars.next() else { panic!("unterminated labels in {line:?}") };
+            match c {
+                '}' => {
+                    end = i + 2;
+                    break;
+                }
+                ',' | ' ' => {}
+                '=' => {
+                    let mut value = String::new();
+                    let _ = chars.next(); // opening quote
+                    loop {
+                        let (_, c) = chars.next().expect("label value");
+                        match c {
+                            '\\' => match chars.next().expect("escape").1 {
+                                'n' => value.push('\n'),
+                                other => value.push(other),
+                            },
+                            '"' => break,
+                            other => value.push(other),
+                        }
+                    }
+                    labels.insert(std::mem::take(&mut key), value);
+                }
+                other => key.push(other),
+            }
+            let _ = end;
+        }
+        rest = &rest[end..];
+    }
+    let value_text = rest.split_whitespace().next().unwrap_or_else(|| panic!("no value in {line:?}"));
+    let value = match value_text {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        "NaN" => f64::NAN,
+        v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+    };
+    Series { name: name.to_owned(), labels, value }
+}
+
+/// Runs `promtool check metrics` on `text`; returns its combined output and
+/// whether it passed. Panics when promtool is missing.
+pub fn promtool_check_metrics(text: &str) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool not found: install Debian's `prometheus` package (bash .ci/run does)");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), report)
+}

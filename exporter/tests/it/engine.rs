@@ -1,0 +1,155 @@
+//! The scrape path through the real binary: failures stay inside their
+//! collector, formats and compression are negotiated, bad configuration
+//! stops start-up with status 2, live output passes `promtool`.
+
+use std::io::Read as _;
+use std::process::Command;
+
+use crate::common::{oracles, parse_exposition, promtool_check_metrics, Exporter};
+
+fn value(text: &str, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
+    parse_exposition(text)
+        .series
+        .into_iter()
+        .find(|s| s.name == name && label.is_none_or(|(k, v)| s.labels.get(k).map(String::as_str) == Some(v)))
+        .map(|s| s.value)
+}
+
+#[test]
+fn garbled_file_fails_only_its_own_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    let proc_dir = dir.path().join("proc");
+    std::fs::create_dir_all(&proc_dir).unwrap();
+    std::fs::write(proc_dir.join("loadavg"), "garbage here\n").unwrap();
+    std::fs::copy(oracles().join("node_exporter/proc/meminfo"), proc_dir.join("meminfo")).unwrap();
+    let exporter = Exporter::start(&[
+        format!("--path.procfs={}", proc_dir.display()),
+        "--collector.disable-defaults".into(),
+        "--collector.loadavg".into(),
+        "--collector.meminfo".into(),
+    ]);
+    let text = exporter.metrics();
+    assert_eq!(value(&text, "node_scrape_collector_success", Some(("collector", "loadavg"))), Some(0.0), "{text}");
+    assert_eq!(value(&text, "node_scrape_collector_success", Some(("collector", "meminfo"))), Some(1.0), "{text}");
+    assert!(value(&text, "node_memory_MemTotal_bytes", None).is_some(), "{text}");
+    assert!(value(&text, "node_load1", None).is_none(), "{text}");
+    // The landing page shows the failure and why.
+    let (status, _, body) = exporter.get("/", &[]);
+    assert_eq!(status, 200);
+    let page = String::from_utf8(body).unwrap();
+    assert!(page.contains("loadavg") && page.contains("failed"), "{page}");
+}
+
+#[test]
+fn openmetrics_gzip_health_and_unknown_paths() {
+    let exporter = Exporter::start(&["--collector.disable-defaults".into(), "--collector.loadavg".into()]);
+    let (status, head, body) = exporter.get(
+        "/metrics",
+        &[("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"), ("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(status, 200);
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-type: application/openmetrics-text; version=1.0.0"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    assert!(text.contains("node_load1 "), "{text}");
+
+    let (status, head, body) = exporter.get("/metrics", &[]);
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
+    assert!(!String::from_utf8(body).unwrap().contains("# EOF"));
+
+    assert_eq!(exporter.get("/-/healthy", &[]).0, 200);
+    assert_eq!(exporter.get("/nope", &[]).0, 404);
+}
+
+fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_homelab-exporter")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, "flags:\n  web.listen-address: \":0\"\n  collector.netdev.nonsense: 3\n").unwrap();
+    let (code, err) = run_to_exit(&[&format!("--config.file={}", file.display())]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("config.yaml:3:") && err.contains("collector.netdev.nonsense"), "{err}");
+
+    std::fs::write(&file, "flags: {}\nsurprise: true\n").unwrap();
+    let (code, err) = run_to_exit(&[&format!("--config.file={}", file.display())]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("config.yaml:2:") && err.contains("surprise"), "{err}");
+
+    let (code, err) = run_to_exit(&["--config.file=/nonexistent/config.yaml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/config.yaml"), "{err}");
+
+    let (code, err) = run_to_exit(&["--web.no-such-flag"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, err) = run_to_exit(&["--collector.no-such-collector"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no-such-collector"), "{err}");
+}
+
+#[test]
+fn config_file_flags_apply_and_command_line_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, "flags:\n  web.telemetry-path: /from-file\n  collector.disable-defaults: true\n  collector.loadavg: true\n").unwrap();
+    let exporter = Exporter::start(&[format!("--config.file={}", file.display())]);
+    let (status, _, body) = exporter.get("/from-file", &[]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(body).unwrap().contains("node_load1 "));
+    drop(exporter);
+    let exporter = Exporter::start(&[format!("--config.file={}", file.display()), "--web.telemetry-path=/cli".into()]);
+    assert_eq!(exporter.get("/cli", &[]).0, 200);
+    assert_eq!(exporter.get("/from-file", &[]).0, 404);
+}
+
+/// The README's run command with no configuration serves this machine's
+/// metrics, and `promtool check metrics` finds no problem in them.
+#[test]
+fn default_run_serves_live_host_metrics_that_promtool_accepts() {
+    let exporter = Exporter::start(&[]);
+    let text = exporter.metrics();
+    for name in ["node_cpu_seconds_total", "node_memory_MemTotal_bytes", "node_load1", "node_boot_time_seconds", "node_network_receive_bytes_total"] {
+        assert!(value(&text, name, None).is_some(), "{name} missing from live output");
+    }
+    let (ok, report) = promtool_check_metrics(&text);
+    println!("promtool check metrics: {}", if report.trim().is_empty() { "no findings" } else { report.trim() });
+    assert!(ok, "promtool check metrics failed:\n{report}");
+    // Lints we accept are those node_exporter itself triggers on the same names.
+    for line in report.lines() {
+        assert!(accepted_lint(line), "unexpected promtool finding: {line}");
+    }
+}
+
+/// promtool lints that come from keeping node_exporter's metric names
+/// exactly (dashboards depend on them): counters without `_total` and
+/// non-base units that node_exporter itself exposes.
+fn accepted_lint(line: &str) -> bool {
+    const NODE_EXPORTER_NAMES: &[&str] = &[
+        "node_memory_",
+        "node_vmstat_",
+        "node_netstat_",
+        "node_sockstat_",
+        "node_softnet_",
+        "node_schedstat_",
+        "node_hwmon_",
+        "node_md_",
+        "node_power_supply_",
+        "node_nf_conntrack_",
+        "node_network_",
+        "node_disk_",
+        "node_filesystem_",
+        "node_cpu_",
+        "node_textfile_",
+        "node_timex_",
+        "node_pressure_",
+    ];
+    NODE_EXPORTER_NAMES.iter().any(|p| line.starts_with(p))
+}

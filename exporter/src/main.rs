@@ -1,4 +1,5 @@
-//! The `homelab-exporter` binary: parses the command line and serves.
+//! The `homelab-exporter` binary: parses the command line, then serves,
+//! checks the configuration or runs a generator.
 
 use std::process::ExitCode;
 
@@ -8,20 +9,33 @@ use homelab_exporter::server::{parse_listen_address, Server};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = match args.first().map(String::as_str) {
-        Some("serve") => args[1..].to_vec(),
-        _ => args,
-    };
-    let settings = match parse_settings(&args) {
-        Ok(s) => s,
+    match args.first().map(String::as_str) {
+        Some("serve") => run_serve(&args[1..]),
+        Some("check-config") => run_check_config(&args[1..]),
+        Some("healthcheck") => run_healthcheck(&args[1..]),
+        _ => run_serve(&args),
+    }
+}
+
+/// Parses settings, printing the error and choosing the exit status.
+fn settings_or_exit(args: &[String]) -> Result<Settings, ExitCode> {
+    match parse_settings(args) {
+        Ok(s) => Ok(s),
         Err(CliError::Clap(e)) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            Err(ExitCode::from(if e.use_stderr() { 2 } else { 0 }))
         }
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            Err(ExitCode::from(2))
         }
+    }
+}
+
+fn run_serve(args: &[String]) -> ExitCode {
+    let settings = match settings_or_exit(args) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     init_logging(&settings);
     let engine = match Engine::new(&settings) {
@@ -35,6 +49,61 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `check-config`: everything `serve` checks before it starts, then exit.
+fn run_check_config(args: &[String]) -> ExitCode {
+    let settings = match settings_or_exit(args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Err(e) = Engine::new(&settings) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = parse_listen_address(&settings.flags.listen_address) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    println!("configuration OK: collectors {}", settings.enabled.join(", "));
+    ExitCode::SUCCESS
+}
+
+/// `healthcheck`: asks the local exporter's `/-/healthy` (for container
+/// images that have no shell and no curl). Exit 0 when healthy.
+fn run_healthcheck(args: &[String]) -> ExitCode {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let settings = match settings_or_exit(args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Ok(mut addr) = parse_listen_address(&settings.flags.listen_address) else {
+        eprintln!("unhealthy: bad --web.listen-address");
+        return ExitCode::from(1);
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = || -> std::io::Result<bool> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        s.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 16];
+        let n = s.read(&mut head)?;
+        Ok(head[..n].starts_with(b"HTTP/1.1 200"))
+    };
+    match check() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("unhealthy: {addr} did not answer 200");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {addr}: {e}");
             ExitCode::from(1)
         }
     }
@@ -57,6 +126,8 @@ fn init_logging(settings: &Settings) {
 
 fn serve(settings: Settings, engine: Engine) -> anyhow::Result<()> {
     let addr = parse_listen_address(&settings.flags.listen_address)?;
+    // One current-thread runtime: a Pi has few cores and scrapes are rare.
+    // Host collectors block on file reads, so they go to the blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(16)

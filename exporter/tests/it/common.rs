@@ -36,6 +36,19 @@ impl Drop for Exporter {
 }
 
 impl Exporter {
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn terminate(mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Starts the binary with these arguments and waits (bounded) until it answers.
     pub fn start(args: &[String]) -> Exporter {
         let port = free_port();

@@ -153,3 +153,23 @@ fn accepted_lint(line: &str) -> bool {
     ];
     NODE_EXPORTER_NAMES.iter().any(|p| line.starts_with(p))
 }
+
+#[test]
+fn healthcheck_subcommand_and_graceful_sigterm() {
+    let exporter = Exporter::start(&["--collector.disable-defaults".into(), "--collector.loadavg".into()]);
+    let addr = format!("--web.listen-address=127.0.0.1:{}", exporter.port);
+    let (code, err) = run_to_exit(&["healthcheck", &addr]);
+    assert_eq!(code, 0, "{err}");
+    let status = exporter.terminate().expect("exporter did not stop within 10 s of SIGTERM");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let (code, _) = run_to_exit(&["healthcheck", &addr]);
+    assert_eq!(code, 1, "healthcheck must fail when nothing listens");
+}
+
+#[test]
+fn check_config_accepts_good_and_refuses_bad_settings() {
+    let (code, err) = run_to_exit(&["check-config", "--collector.netdev.device-include=lo"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = run_to_exit(&["check-config", "--collector.bogus"]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -156,6 +156,7 @@ impl Engine {
                 }
             }
         }
+        crate::process::gather(&mut own);
         snapshots.push(own);
         snapshots
     }

@@ -1,0 +1,96 @@
+//! The exporter's own process metrics (`process_*`, as every Prometheus
+//! client library exposes them) and its build info. Always read from the
+//! real `/proc/self`, whatever `--path.procfs` says.
+
+use crate::metrics::{Kind, Snapshot};
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on
+/// every Linux architecture we build for).
+const USER_HZ: f64 = 100.0;
+
+/// Fields of `/proc/self/stat` we use.
+#[derive(Debug, Default, PartialEq)]
+pub struct ProcStat {
+    /// utime + stime in ticks.
+    pub cpu_ticks: u64,
+    /// Start time in ticks after boot.
+    pub start_ticks: u64,
+    /// Virtual memory size in bytes.
+    pub vsize: u64,
+    /// Resident set size in pages.
+    pub rss_pages: u64,
+    /// Number of threads.
+    pub threads: u64,
+}
+
+/// Parses `/proc/<pid>/stat`. The command name may hold spaces and
+/// parentheses, so fields are counted from the last `)`.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After ")": state is field 3 of the man page, so man field N is f[N-3].
+    let num = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    Some(ProcStat {
+        cpu_ticks: num(14)? + num(15)?,
+        threads: num(20)?,
+        start_ticks: num(22)?,
+        vsize: num(23)?,
+        rss_pages: num(24)?,
+    })
+}
+
+fn boot_time() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    stat.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse().ok())
+}
+
+fn max_fds() -> Option<f64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3).and_then(|v| v.parse().ok())
+}
+
+/// Gathers the process metrics into `out`. Missing files are skipped.
+pub fn gather(out: &mut Snapshot) {
+    out.family("homelab_exporter_build_info", "A metric with a constant '1' value labeled by version of homelab-exporter.", Kind::Gauge)
+        .add(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+    if let Some(st) = std::fs::read_to_string("/proc/self/stat").ok().as_deref().and_then(parse_stat) {
+        let page = rustix::param::page_size() as f64;
+        out.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", &[], st.cpu_ticks as f64 / USER_HZ);
+        out.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", &[], st.rss_pages as f64 * page);
+        out.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", &[], st.vsize as f64);
+        out.gauge("process_threads", "Number of OS threads in the process.", &[], st.threads as f64);
+        if let Some(bt) = boot_time() {
+            out.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", &[], bt + st.start_ticks as f64 / USER_HZ);
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        out.gauge("process_open_fds", "Number of open file descriptors.", &[], dir.count() as f64);
+    }
+    if let Some(m) = max_fds() {
+        out.gauge("process_max_fds", "Maximum number of open file descriptors.", &[], m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_command_names() {
+        let line = "1234 (we ird) (name)) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 5000 10485760 512 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+        let st = parse_stat(line).unwrap();
+        assert_eq!(st, ProcStat { cpu_ticks: 300, threads: 3, start_ticks: 5000, vsize: 10485760, rss_pages: 512 });
+        assert!(parse_stat("garbage").is_none());
+        assert!(parse_stat("1 (x) S 1 2").is_none());
+    }
+
+    #[test]
+    fn gathers_own_process() {
+        let mut s = Snapshot::new();
+        gather(&mut s);
+        let names: Vec<&str> = s.families.iter().map(|f| &*f.name).collect();
+        assert!(names.contains(&"process_resident_memory_bytes"), "{names:?}");
+        assert!(names.contains(&"process_open_fds"), "{names:?}");
+    }
+}

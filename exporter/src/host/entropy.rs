@@ -1,24 +1,32 @@
-//! The `entropy` collector (not written yet).
+//! The `entropy` collector: `node_entropy_available_bits` and
+//! `node_entropy_pool_size_bits` from `/proc/sys/kernel/random`.
+
+use std::sync::Arc;
 
 use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
+use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::host::util::read_u64;
 use crate::metrics::Snapshot;
 use crate::registry::BuildError;
 
-/// Flags of the `entropy` collector.
+/// Flags of the `entropy` collector (none).
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
 pub struct Options {}
 
-struct Gatherer;
+struct Entropy(Arc<HostPaths>);
 
-impl HostCollector for Gatherer {
-    fn gather(&self, _scrape: &Scrape, _out: &mut Snapshot) -> Result<(), Error> {
-        Err(Error::Other("not implemented".into()))
+impl HostCollector for Entropy {
+    fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let avail = read_u64(&self.0.proc("sys/kernel/random/entropy_avail"))?;
+        let pool = read_u64(&self.0.proc("sys/kernel/random/poolsize"))?;
+        out.gauge("node_entropy_available_bits", "Bits of available entropy.", &[], avail as f64);
+        out.gauge("node_entropy_pool_size_bits", "Bits of entropy pool.", &[], pool as f64);
+        Ok(())
     }
 }
 
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Gatherer)))
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Entropy(settings.paths.clone()))))
 }

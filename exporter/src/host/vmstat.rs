@@ -1,24 +1,85 @@
-//! The `vmstat` collector (not written yet).
+//! The `vmstat` collector: chosen fields of `/proc/vmstat` as
+//! `node_vmstat_<field>` (untyped, as node_exporter exposes them).
+
+use std::sync::Arc;
+
+use regex_lite::Regex;
 
 use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
-use crate::metrics::Snapshot;
+use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
 
 /// Flags of the `vmstat` collector.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[group(skip)]
-pub struct Options {}
+pub struct Options {
+    /// Regexp of fields to return for vmstat collector.
+    #[arg(long = "collector.vmstat.fields", default_value = "^(oom_kill|pgpg|pswp|pg.*fault).*")]
+    pub vmstat_fields: String,
+}
 
-struct Gatherer;
+impl Default for Options {
+    fn default() -> Self {
+        Self { vmstat_fields: "^(oom_kill|pgpg|pswp|pg.*fault).*".into() }
+    }
+}
 
-impl HostCollector for Gatherer {
-    fn gather(&self, _scrape: &Scrape, _out: &mut Snapshot) -> Result<(), Error> {
-        Err(Error::Other("not implemented".into()))
+/// Parses `/proc/vmstat` lines `name value`, keeping the names `keep` accepts.
+pub fn parse<'a>(text: &'a str, keep: &dyn Fn(&str) -> bool) -> Result<Vec<(&'a str, f64)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut parts = line.split_whitespace();
+        let Some(name) = parts.next() else { continue };
+        if !keep(name) {
+            continue;
+        }
+        let v = parts
+            .next()
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| format!("line {}: bad value in {line:?}", n + 1))?;
+        out.push((name, v as f64));
+    }
+    Ok(out)
+}
+
+struct Vmstat {
+    paths: Arc<HostPaths>,
+    fields: Regex,
+}
+
+impl HostCollector for Vmstat {
+    fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let path = self.paths.proc("vmstat");
+        let text = read_to_string(&path)?;
+        let keep = |name: &str| self.fields.is_match(name);
+        for (name, v) in parse(&text, &keep).map_err(|d| Error::parse(&path, d))? {
+            out.family(format!("node_vmstat_{name}"), format!("/proc/vmstat information field {name}."), Kind::Untyped).add(&[], v);
+        }
+        Ok(())
     }
 }
 
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Gatherer)))
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    let pattern = &settings.flags.vmstat.vmstat_fields;
+    // Unanchored, as node_exporter's regexp.MatchString is.
+    let fields = Regex::new(pattern).map_err(|e| BuildError { collector: "vmstat", detail: format!("--collector.vmstat.fields {pattern:?}: {e}") })?;
+    Ok(Some(Collector::host(Vmstat { paths: settings.paths.clone(), fields })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_chosen_fields_and_refuses_bad_values() {
+        let re = Regex::new("^(oom_kill|pgpg|pswp|pg.*fault).*").unwrap();
+        let keep = |n: &str| re.is_match(n);
+        let v = parse("nr_free_pages 1\npgpgin 7344136\npgfault 5\noom_kill 0\n", &keep).unwrap();
+        assert_eq!(v, vec![("pgpgin", 7344136.0), ("pgfault", 5.0), ("oom_kill", 0.0)]);
+        assert!(parse("pgpgin x\n", &keep).is_err());
+        assert!(parse("pgpgin\n", &keep).is_err());
+        assert!(parse("nr_free_pages x\n", &keep).is_ok());
+    }
 }

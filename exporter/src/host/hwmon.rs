@@ -8,7 +8,20 @@ use crate::registry::BuildError;
 /// Flags of the `hwmon` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
-pub struct Options {}
+pub struct Options {
+    /// Regexp of hwmon chip to include (mutually exclusive to chip-exclude).
+    #[arg(long = "collector.hwmon.chip-include")]
+    pub hwmon_chip_include: Option<String>,
+    /// Regexp of hwmon chip to exclude (mutually exclusive to chip-include).
+    #[arg(long = "collector.hwmon.chip-exclude")]
+    pub hwmon_chip_exclude: Option<String>,
+    /// Regexp of hwmon sensor to include (mutually exclusive to sensor-exclude).
+    #[arg(long = "collector.hwmon.sensor-include")]
+    pub hwmon_sensor_include: Option<String>,
+    /// Regexp of hwmon sensor to exclude (mutually exclusive to sensor-include).
+    #[arg(long = "collector.hwmon.sensor-exclude")]
+    pub hwmon_sensor_exclude: Option<String>,
+}
 
 struct Gatherer;
 

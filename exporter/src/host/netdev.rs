@@ -1,24 +1,131 @@
-//! The `netdev` collector (not written yet).
+//! The `netdev` collector: per-interface traffic counters as
+//! `node_network_{receive,transmit}_*_total`.
+//!
+//! node_exporter reads these over netlink by default, which always sees the
+//! exporter's own network namespace whatever `--path.procfs` says. We keep
+//! that meaning without a netlink socket: by default we read the process's
+//! own `/proc/self/net/dev` (plus `rx_nohandler` from
+//! `/sys/class/net/<dev>/statistics`, which only netlink reports otherwise).
+//! Run the exporter in the host's network namespace (`network_mode: host`)
+//! to see the host's interfaces. `--no-collector.netdev.netlink` reads
+//! `<procfs>/net/dev` instead, as node_exporter's procfs mode does.
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
-use crate::metrics::Snapshot;
+use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::host::util::{read_u64, Filter};
+use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
 
 /// Flags of the `netdev` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
-pub struct Options {}
+pub struct Options {
+    /// Regexp of net devices to include (mutually exclusive to device-exclude).
+    #[arg(long = "collector.netdev.device-include")]
+    pub netdev_device_include: Option<String>,
+    /// Regexp of net devices to exclude (mutually exclusive to device-include).
+    #[arg(long = "collector.netdev.device-exclude")]
+    pub netdev_device_exclude: Option<String>,
+    /// Read the live network namespace's counters (node_exporter's netlink mode);
+    /// false reads <procfs>/net/dev.
+    #[arg(long = "collector.netdev.netlink", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub netdev_netlink: bool,
+}
 
-struct Gatherer;
+/// Column names of `/proc/net/dev`, receive then transmit.
+const COLUMNS: [&str; 16] = [
+    "receive_bytes", "receive_packets", "receive_errs", "receive_drop", "receive_fifo", "receive_frame", "receive_compressed", "receive_multicast",
+    "transmit_bytes", "transmit_packets", "transmit_errs", "transmit_drop", "transmit_fifo", "transmit_colls", "transmit_carrier", "transmit_compressed",
+];
 
-impl HostCollector for Gatherer {
-    fn gather(&self, _scrape: &Scrape, _out: &mut Snapshot) -> Result<(), Error> {
-        Err(Error::Other("not implemented".into()))
+/// Parses `/proc/net/dev` into (device, 16 counters).
+pub fn parse(text: &str) -> Result<Vec<(String, [u64; 16])>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(2) {
+        let Some((dev, rest)) = line.split_once(':') else {
+            if line.trim().is_empty() {
+                continue;
+            }
+            return Err(format!("line {}: no device name in {line:?}", n + 1));
+        };
+        let mut values = [0u64; 16];
+        let mut count = 0;
+        for (slot, f) in values.iter_mut().zip(rest.split_whitespace()) {
+            *slot = f.parse().map_err(|_| format!("line {}: bad counter {f:?}", n + 1))?;
+            count += 1;
+        }
+        if count != 16 {
+            return Err(format!("line {}: expected 16 counters, got {count}", n + 1));
+        }
+        out.push((dev.trim().to_owned(), values));
+    }
+    Ok(out)
+}
+
+struct Netdev {
+    paths: Arc<HostPaths>,
+    filter: Filter,
+    live: bool,
+}
+
+impl HostCollector for Netdev {
+    fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let path = if self.live { PathBuf::from("/proc/self/net/dev") } else { self.paths.proc("net/dev") };
+        let devices = parse(&read_to_string(&path)?).map_err(|d| Error::parse(&path, d))?;
+        let devices: Vec<_> = devices.into_iter().filter(|(d, _)| self.filter.accepts(d)).collect();
+        for (i, column) in COLUMNS.iter().enumerate() {
+            let fam = out.family(format!("node_network_{column}_total"), format!("Network device statistic {column}."), Kind::Counter);
+            for (dev, values) in &devices {
+                fam.add(&[("device", dev)], values[i] as f64);
+            }
+        }
+        if self.live {
+            let fam = out.family("node_network_receive_nohandler_total", "Network device statistic receive_nohandler.", Kind::Counter);
+            for (dev, _) in &devices {
+                let p = PathBuf::from("/sys/class/net").join(dev).join("statistics/rx_nohandler");
+                if let Ok(v) = read_u64(&p) {
+                    fam.add(&[("device", dev)], v as f64);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Gatherer)))
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    let o = &settings.flags.netdev;
+    if o.netdev_device_include.is_some() && o.netdev_device_exclude.is_some() {
+        return Err(BuildError { collector: "netdev", detail: "--collector.netdev.device-include and --collector.netdev.device-exclude are mutually exclusive".into() });
+    }
+    Ok(Some(Collector::host(Netdev {
+        paths: settings.paths.clone(),
+        filter: Filter::new("netdev", o.netdev_device_include.as_deref(), o.netdev_device_exclude.as_deref())?,
+        live: o.netdev_netlink,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEV: &str = "Inter-|   Receive |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:   14143     120    0    0    0     0          0         0    14143     120    0    0    0     0       0          0\n  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
+
+    #[test]
+    fn parses_devices() {
+        let v = parse(DEV).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].0, "eth0");
+        assert_eq!(v[1].1[15], 16);
+    }
+
+    #[test]
+    fn garbled_lines_are_errors() {
+        assert!(parse("h\nh\n  eth0: 1 2 3\n").is_err());
+        assert!(parse("h\nh\n  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 x\n").is_err());
+        assert!(parse("h\nh\nno colon here\n").is_err());
+    }
 }

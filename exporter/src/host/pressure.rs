@@ -73,10 +73,10 @@ impl HostCollector for Pressure {
             found = true;
             let psi = parse(&text).map_err(|d| Error::parse(&path, d))?;
             if let (Some((name, help)), Some(v)) = (some, psi.some) {
-                out.counter(name, help, &[], v as f64 / 1e6);
+                out.counter(name, help, &[], v as f64 / 1000.0 / 1000.0);
             }
             if let (Some((name, help)), Some(v)) = (full, psi.full) {
-                out.counter(name, help, &[], v as f64 / 1e6);
+                out.counter(name, help, &[], v as f64 / 1000.0 / 1000.0);
             }
         }
         if found {

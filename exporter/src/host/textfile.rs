@@ -8,7 +8,11 @@ use crate::registry::BuildError;
 /// Flags of the `textfile` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
-pub struct Options {}
+pub struct Options {
+    /// Directories to read text files with metrics from (repeatable, or comma-separated).
+    #[arg(long = "collector.textfile.directory")]
+    pub textfile_directory: Vec<String>,
+}
 
 struct Gatherer;
 

@@ -11,6 +11,7 @@ use crate::common::{oracles, parse_exposition, Exporter, Series};
 const SKIP_PREFIXES: &[&str] = &[
     "go_",
     "node_exporter_build_info",
+    "homelab_exporter_build_info",
     "node_scrape_collector_duration_seconds",
     "process_",
     "node_textfile_mtime_seconds",

@@ -1,24 +1,111 @@
-//! The `sockstat` collector (not written yet).
+//! The `sockstat` collector: socket counts per protocol and state from
+//! `/proc/net/sockstat` and `/proc/net/sockstat6`; `mem` (pages) is also
+//! reported in bytes.
+
+use std::sync::Arc;
 
 use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
+use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::Snapshot;
 use crate::registry::BuildError;
 
-/// Flags of the `sockstat` collector.
+/// Flags of the `sockstat` collector (none).
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
 pub struct Options {}
 
-struct Gatherer;
+/// One `PROTO: key value key value` line.
+#[derive(Debug, PartialEq)]
+pub struct Line {
+    /// Protocol, e.g. `TCP` or `sockets`.
+    pub protocol: String,
+    /// (state, value) pairs.
+    pub values: Vec<(String, u64)>,
+}
 
-impl HostCollector for Gatherer {
-    fn gather(&self, _scrape: &Scrape, _out: &mut Snapshot) -> Result<(), Error> {
-        Err(Error::Other("not implemented".into()))
+/// Parses a sockstat file.
+pub fn parse(text: &str) -> Result<Vec<Line>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (proto, rest) = line.split_once(':').ok_or_else(|| format!("line {}: no protocol in {line:?}", n + 1))?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() % 2 != 0 {
+            return Err(format!("line {}: odd number of fields in {line:?}", n + 1));
+        }
+        let mut values = Vec::with_capacity(fields.len() / 2);
+        for pair in fields.chunks(2) {
+            let v = pair[1].parse().map_err(|_| format!("line {}: bad value {:?}", n + 1, pair[1]))?;
+            values.push((pair[0].to_owned(), v));
+        }
+        out.push(Line { protocol: proto.trim().to_owned(), values });
+    }
+    Ok(out)
+}
+
+struct Sockstat {
+    paths: Arc<HostPaths>,
+    page_size: u64,
+}
+
+impl HostCollector for Sockstat {
+    fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        for (file, v6) in [("net/sockstat", false), ("net/sockstat6", true)] {
+            let path = self.paths.proc(file);
+            let text = match read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if v6 && e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            for line in parse(&text).map_err(|d| Error::parse(&path, d))? {
+                if line.protocol == "sockets" {
+                    for (state, v) in &line.values {
+                        if state == "used" {
+                            let (name, help) = if v6 {
+                                ("node_sockstat_sockets6_used", "Number of IPv6 sockets in use.")
+                            } else {
+                                ("node_sockstat_sockets_used", "Number of IPv4 sockets in use.")
+                            };
+                            out.gauge(name, help, &[], *v as f64);
+                        }
+                    }
+                    continue;
+                }
+                for (state, v) in &line.values {
+                    let proto = &line.protocol;
+                    out.gauge(format!("node_sockstat_{proto}_{state}"), format!("Number of {proto} sockets in state {state}."), &[], *v as f64);
+                    if state == "mem" {
+                        out.gauge(
+                            format!("node_sockstat_{proto}_mem_bytes"),
+                            format!("Number of {proto} sockets in state mem_bytes."),
+                            &[],
+                            (*v * self.page_size) as f64,
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Gatherer)))
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Sockstat { paths: settings.paths.clone(), page_size: rustix::param::page_size() as u64 })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pairs() {
+        let v = parse("sockets: used 229\nTCP: inuse 4 orphan 0 tw 4 alloc 17 mem 1\n").unwrap();
+        assert_eq!(v[1].values[4], ("mem".into(), 1));
+        assert!(parse("TCP: inuse\n").is_err());
+        assert!(parse("TCP inuse 4\n").is_err());
+        assert!(parse("TCP: inuse x\n").is_err());
+    }
 }

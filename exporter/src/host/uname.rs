@@ -1,24 +1,40 @@
-//! The `uname` collector (not written yet).
+//! The `uname` collector: `node_uname_info` from `uname(2)` of the live
+//! kernel.
 
 use crate::cli::Settings;
 use crate::collector::{Collector, Error, HostCollector, Scrape};
 use crate::metrics::Snapshot;
 use crate::registry::BuildError;
 
-/// Flags of the `uname` collector.
+/// Flags of the `uname` collector (none).
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
 pub struct Options {}
 
-struct Gatherer;
+struct Uname;
 
-impl HostCollector for Gatherer {
-    fn gather(&self, _scrape: &Scrape, _out: &mut Snapshot) -> Result<(), Error> {
-        Err(Error::Other("not implemented".into()))
+impl HostCollector for Uname {
+    fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let u = rustix::system::uname();
+        let s = |c: &std::ffi::CStr| c.to_string_lossy().into_owned();
+        out.gauge(
+            "node_uname_info",
+            "Labeled system information as provided by the uname system call.",
+            &[
+                ("sysname", &s(u.sysname())),
+                ("release", &s(u.release())),
+                ("version", &s(u.version())),
+                ("machine", &s(u.machine())),
+                ("nodename", &s(u.nodename())),
+                ("domainname", &s(u.domainname())),
+            ],
+            1.0,
+        );
+        Ok(())
     }
 }
 
 /// Builds the collector.
 pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Gatherer)))
+    Ok(Some(Collector::host(Uname)))
 }

@@ -16,6 +16,61 @@ pub fn oracles() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oracles")
 }
 
+/// node_exporter's fixture tree, ready to read: a copy of
+/// `oracles/node_exporter` in the test target directory in which the
+/// symbolic links are links again. The shared copy stores each link of the
+/// upstream archive as a small file holding the link's target (`sys/class/net/eth0`
+/// holds `../../devices/...`, `proc/self` holds `10`); collectors read sysfs
+/// through links, so the test restores them. Built once per test process.
+pub fn node_exporter_tree() -> PathBuf {
+    static TREE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TREE.get_or_init(|| {
+        let src = oracles().join("node_exporter");
+        let dst = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("node_exporter-oracle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dst);
+        copy_restoring_links(&src, &dst);
+        dst
+    })
+    .clone()
+}
+
+fn copy_restoring_links(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    // Make the copy writable (the shared tree is read-only) so it can be removed.
+    let mut perms = std::fs::metadata(dst).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    let _ = std::fs::set_permissions(dst, perms);
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            copy_restoring_links(&from, &to);
+            continue;
+        }
+        if meta.len() < 512 {
+            let content = std::fs::read(&from).unwrap();
+            if let Ok(target) = std::str::from_utf8(&content) {
+                let is_link = !target.is_empty()
+                    && !target.contains('\n')
+                    && (target.starts_with("../") || src.join(target).is_dir())
+                    && src.join(target).exists();
+                if is_link {
+                    std::os::unix::fs::symlink(target, &to).unwrap();
+                    continue;
+                }
+            }
+        }
+        std::fs::copy(&from, &to).unwrap();
+        let mut perms = std::fs::metadata(&to).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&to, perms).unwrap();
+    }
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -1,24 +1,135 @@
-//! The `netstat` collector (not written yet).
+//! The `netstat` collector: protocol statistics from `/proc/net/netstat`,
+//! `/proc/net/snmp` and `/proc/net/snmp6` as `node_netstat_<Proto>_<Name>`,
+//! filtered by `--collector.netstat.fields`.
+
+use std::sync::Arc;
+
+use regex_lite::Regex;
 
 use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
-use crate::metrics::Snapshot;
+use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
 
+/// node_exporter's default field filter.
+pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+
 /// Flags of the `netstat` collector.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[group(skip)]
-pub struct Options {}
+pub struct Options {
+    /// Regexp of fields to return for netstat collector.
+    #[arg(long = "collector.netstat.fields", default_value = DEFAULT_FIELDS)]
+    pub netstat_fields: String,
+}
 
-struct Gatherer;
+impl Default for Options {
+    fn default() -> Self {
+        Self { netstat_fields: DEFAULT_FIELDS.into() }
+    }
+}
 
-impl HostCollector for Gatherer {
-    fn gather(&self, _scrape: &Scrape, _out: &mut Snapshot) -> Result<(), Error> {
-        Err(Error::Other("not implemented".into()))
+/// Parses the paired-line format of `netstat` and `snmp`
+/// (`Proto: Name1 Name2` then `Proto: v1 v2`) into (`Proto_Name`, value).
+pub fn parse_paired(text: &str) -> Result<Vec<(String, f64)>, String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    while let Some((n, names)) = lines.next() {
+        let (_, values) = lines.next().ok_or_else(|| format!("line {}: header without a value line", n + 1))?;
+        let (proto, names) = names.split_once(':').ok_or_else(|| format!("line {}: no protocol", n + 1))?;
+        let (proto2, values) = values.split_once(':').ok_or_else(|| format!("line {}: no protocol", n + 2))?;
+        if proto != proto2 {
+            return Err(format!("line {}: protocol {proto2:?} after header of {proto:?}", n + 2));
+        }
+        let names: Vec<&str> = names.split_whitespace().collect();
+        let values: Vec<&str> = values.split_whitespace().collect();
+        if names.len() != values.len() {
+            return Err(format!("line {}: {} names but {} values", n + 2, names.len(), values.len()));
+        }
+        for (name, v) in names.iter().zip(values) {
+            let v: f64 = v.parse().map_err(|_| format!("line {}: bad value {v:?}", n + 2))?;
+            out.push((format!("{proto}_{name}"), v));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `snmp6` (`Ip6InReceives 123` per line) into (`Ip6_InReceives`, value).
+pub fn parse_snmp6(text: &str) -> Result<Vec<(String, f64)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut f = line.split_whitespace();
+        let (Some(key), Some(v)) = (f.next(), f.next()) else {
+            if line.trim().is_empty() {
+                continue;
+            }
+            return Err(format!("line {}: expected 'Name value', got {line:?}", n + 1));
+        };
+        let v: f64 = v.parse().map_err(|_| format!("line {}: bad value {v:?}", n + 1))?;
+        // The protocol is everything up to and including the first '6'.
+        match key.find('6') {
+            Some(i) => out.push((format!("{}_{}", &key[..=i], &key[i + 1..]), v)),
+            None => return Err(format!("line {}: no protocol in {key:?}", n + 1)),
+        }
+    }
+    Ok(out)
+}
+
+struct Netstat {
+    paths: Arc<HostPaths>,
+    fields: Regex,
+}
+
+impl HostCollector for Netstat {
+    fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let mut all = Vec::with_capacity(256);
+        for (file, paired, required) in [("net/netstat", true, true), ("net/snmp", true, true), ("net/snmp6", false, false)] {
+            let path = self.paths.proc(file);
+            let text = match read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if !required && e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            let parsed = if paired { parse_paired(&text) } else { parse_snmp6(&text) };
+            all.extend(parsed.map_err(|d| Error::parse(&path, d))?);
+        }
+        for (key, v) in all {
+            if !self.fields.is_match(&key) {
+                continue;
+            }
+            let help = format!("Statistic {}.", key.replacen('_', "", 1));
+            out.family(format!("node_netstat_{key}"), help, Kind::Untyped).add(&[], v);
+        }
+        Ok(())
     }
 }
 
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Gatherer)))
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    let pattern = &settings.flags.netstat.netstat_fields;
+    let fields = Regex::new(pattern).map_err(|e| BuildError { collector: "netstat", detail: format!("--collector.netstat.fields {pattern:?}: {e}") })?;
+    Ok(Some(Collector::host(Netstat { paths: settings.paths.clone(), fields })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_paired_lines() {
+        let v = parse_paired("Ip: Forwarding DefaultTTL\nIp: 1 64\nTcp: InErrs\nTcp: 5\n").unwrap();
+        assert_eq!(v, vec![("Ip_Forwarding".into(), 1.0), ("Ip_DefaultTTL".into(), 64.0), ("Tcp_InErrs".into(), 5.0)]);
+        assert!(parse_paired("Ip: A B\nIp: 1\n").is_err());
+        assert!(parse_paired("Ip: A\nTcp: 1\n").is_err());
+        assert!(parse_paired("Ip: A\n").is_err());
+        assert!(parse_paired("Ip: A\nIp: x\n").is_err());
+    }
+
+    #[test]
+    fn parses_snmp6() {
+        let v = parse_snmp6("Ip6InOctets 460\nUdpLite6InErrors 0\n").unwrap();
+        assert_eq!(v, vec![("Ip6_InOctets".into(), 460.0), ("UdpLite6_InErrors".into(), 0.0)]);
+        assert!(parse_snmp6("Ip6InOctets\n").is_err());
+        assert!(parse_snmp6("Ip6InOctets x\n").is_err());
+    }
 }

@@ -9,8 +9,9 @@ use crate::collector::Error;
 use crate::registry::BuildError;
 
 /// node_exporter's device filter: a name passes when it matches the include
-/// pattern (if any) and does not match the exclude pattern (if any). Both are
-/// anchored, as kingpin's regexp flags are in node_exporter (`^(?:...)$`).
+/// pattern (if any) and does not match the exclude pattern (if any). Like
+/// node_exporter's, the patterns are not anchored: write `^eth0$` to mean
+/// exactly `eth0`.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     include: Option<Regex>,
@@ -25,7 +26,7 @@ impl Filter {
         exclude: Option<&str>,
     ) -> Result<Self, BuildError> {
         let compile = |pattern: &str| {
-            Regex::new(&format!("^(?:{pattern})$")).map_err(|e| BuildError {
+            Regex::new(pattern).map_err(|e| BuildError {
                 collector,
                 detail: format!("bad pattern {pattern:?}: {e}"),
             })
@@ -89,12 +90,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filter_is_anchored_and_exclude_wins() {
-        let f = Filter::new("t", Some("lo|eth.*"), Some("eth1")).unwrap();
+    fn filter_matches_like_node_exporter_and_exclude_wins() {
+        let f = Filter::new("t", Some("^(lo|eth.*)$"), Some("eth1")).unwrap();
         assert!(f.accepts("lo"));
         assert!(f.accepts("eth0"));
         assert!(!f.accepts("eth1"));
         assert!(!f.accepts("xlo"));
+        // Unanchored, as in node_exporter.
+        assert!(Filter::new("t", Some("lo"), None).unwrap().accepts("xlo"));
         assert!(Filter::new("t", Some("("), None).is_err());
         assert!(Filter::default().accepts("anything"));
     }

@@ -1,28 +1,482 @@
-//! The `textfile` collector (not written yet).
+//! The `textfile` collector: metrics that scripts write as `*.prom` files
+//! (backup jobs, restore drills, SMART checks) into
+//! `--collector.textfile.directory`. Files are parsed as Prometheus text;
+//! a file that can't be used sets `node_textfile_scrape_error` to 1 and is
+//! skipped, never failing the scrape.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
 
 use crate::cli::Settings;
 use crate::collector::{Collector, Error, HostCollector, Scrape};
-use crate::metrics::Snapshot;
+use crate::metrics::{Family, Kind, Sample, Snapshot};
 use crate::registry::BuildError;
 
 /// Flags of the `textfile` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
 pub struct Options {
-    /// Directories to read text files with metrics from (repeatable, or comma-separated).
-    #[arg(long = "collector.textfile.directory")]
+    /// Directories to read text files with metrics from (repeatable or
+    /// comma-separated; the last path element may hold `*` wildcards).
+    #[arg(long = "collector.textfile.directory", value_delimiter = ',')]
     pub textfile_directory: Vec<String>,
 }
 
-struct Gatherer;
+/// Files larger than this are refused: a runaway script must not take the
+/// exporter's memory with it.
+const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-impl HostCollector for Gatherer {
-    fn gather(&self, _scrape: &Scrape, _out: &mut Snapshot) -> Result<(), Error> {
-        Err(Error::Other("not implemented".into()))
+/// One parsed family of a text file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextFamily {
+    /// Family name.
+    pub name: String,
+    /// `# HELP` text, if any.
+    pub help: Option<String>,
+    /// `# TYPE`, untyped when absent.
+    pub kind: Kind,
+    /// (suffix, labels, value).
+    pub samples: Vec<(&'static str, Vec<(String, String)>, f64)>,
+}
+
+fn parse_kind(word: &str) -> Option<Kind> {
+    Some(match word {
+        "counter" => Kind::Counter,
+        "gauge" => Kind::Gauge,
+        "untyped" | "unknown" => Kind::Untyped,
+        "summary" => Kind::Summary,
+        "histogram" => Kind::Histogram,
+        _ => return None,
+    })
+}
+
+fn parse_value(s: &str) -> Option<f64> {
+    match s {
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        "NaN" => Some(f64::NAN),
+        _ => s.parse().ok(),
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Parses `name{labels} value [timestamp]`; a timestamp is an error here
+/// (node_exporter refuses client-side timestamps in textfiles).
+fn parse_sample(line: &str) -> Result<(String, Vec<(String, String)>, f64), String> {
+    let name_end = line.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(line.len());
+    let name = &line[..name_end];
+    if !valid_name(name) {
+        return Err(format!("invalid metric name {name:?}"));
+    }
+    let mut rest = &line[name_end..];
+    let mut labels = Vec::new();
+    if let Some(after) = rest.strip_prefix('{') {
+        let mut chars = after.char_indices().peekable();
+        let consumed;
+        loop {
+            while chars.peek().is_some_and(|(_, c)| c.is_whitespace() || *c == ',') {
+                chars.next();
+            }
+            match chars.peek() {
+                Some((i, '}')) => {
+                    consumed = i + 1;
+                    break;
+                }
+                None => return Err("unterminated label set".into()),
+                _ => {}
+            }
+            let mut key = String::new();
+            for (_, c) in chars.by_ref() {
+                if c == '=' {
+                    break;
+                }
+                key.push(c);
+            }
+            let key = key.trim().to_owned();
+            if !valid_name(&key) {
+                return Err(format!("invalid label name {key:?}"));
+            }
+            if chars.next().map(|(_, c)| c) != Some('"') {
+                return Err(format!("label {key}: value must be quoted"));
+            }
+            let mut value = String::new();
+            loop {
+                match chars.next() {
+                    None => return Err(format!("label {key}: unterminated value")),
+                    Some((_, '"')) => break,
+                    Some((_, '\\')) => match chars.next() {
+                        Some((_, 'n')) => value.push('\n'),
+                        Some((_, '\\')) => value.push('\\'),
+                        Some((_, '"')) => value.push('"'),
+                        _ => return Err(format!("label {key}: bad escape")),
+                    },
+                    Some((_, c)) => value.push(c),
+                }
+            }
+            if labels.iter().any(|(k, _): &(String, String)| *k == key) {
+                return Err(format!("duplicate label {key}"));
+            }
+            labels.push((key, value));
+        }
+        rest = &after[consumed..];
+    }
+    let mut fields = rest.split_whitespace();
+    let value = fields.next().ok_or("no value")?;
+    let value = parse_value(value).ok_or_else(|| format!("invalid value {value:?}"))?;
+    if fields.next().is_some() {
+        return Err("client-side timestamps are not supported in textfiles".into());
+    }
+    Ok((name.to_owned(), labels, value))
+}
+
+/// Parses a text file into families, in file order.
+pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
+    let mut families: Vec<TextFamily> = Vec::new();
+    let mut declared: BTreeMap<String, (Option<String>, Option<Kind>)> = BTreeMap::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let at = |e: String| format!("line {}: {e}", n + 1);
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            let comment = comment.trim_start();
+            let (word, rest) = comment.split_once(char::is_whitespace).unwrap_or((comment, ""));
+            if word == "HELP" || word == "TYPE" {
+                let (name, arg) = rest.trim_start().split_once(char::is_whitespace).unwrap_or((rest.trim(), ""));
+                if !valid_name(name) {
+                    return Err(at(format!("invalid metric name {name:?} in {word} line")));
+                }
+                if families.iter().any(|f| f.name == name) {
+                    return Err(at(format!("{word} line for {name} after its samples")));
+                }
+                let entry = declared.entry(name.to_owned()).or_default();
+                if word == "HELP" {
+                    let help = arg.replace("\\n", "\n").replace("\\\\", "\\");
+                    entry.0 = Some(help);
+                } else {
+                    if entry.1.is_some() {
+                        return Err(at(format!("second TYPE line for {name}")));
+                    }
+                    entry.1 = Some(parse_kind(arg.trim()).ok_or_else(|| at(format!("unknown type {:?}", arg.trim())))?);
+                }
+            }
+            continue;
+        }
+        let (name, labels, value) = parse_sample(line).map_err(at)?;
+        // Find the family: the name itself, or a summary/histogram stem.
+        let mut family_name = name.clone();
+        let mut suffix = "";
+        for s in ["_bucket", "_sum", "_count"] {
+            if let Some(stem) = name.strip_suffix(s) {
+                if let Some((_, Some(kind))) = declared.get(stem) {
+                    let fits = matches!((kind, s), (Kind::Histogram, _) | (Kind::Summary, "_sum" | "_count"));
+                    if fits {
+                        family_name = stem.to_owned();
+                        suffix = s;
+                    }
+                }
+            }
+        }
+        let (help, kind) = declared.get(&family_name).cloned().unwrap_or_default();
+        let kind = kind.unwrap_or(Kind::Untyped);
+        match families.last_mut() {
+            Some(f) if f.name == family_name => f.samples.push((suffix, labels, value)),
+            _ => {
+                if families.iter().any(|f| f.name == family_name) {
+                    return Err(at(format!("samples of {family_name} are not grouped together")));
+                }
+                families.push(TextFamily { name: family_name, help, kind, samples: vec![(suffix, labels, value)] });
+            }
+        }
+    }
+    Ok(families)
+}
+
+/// Matches `name` against a pattern whose only special character is `*`.
+fn wildcard(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            let Some(rest) = name.strip_prefix(head) else { return false };
+            (0..=rest.len()).filter(|i| rest.is_char_boundary(*i)).any(|i| wildcard(tail, &rest[i..]))
+        }
+    }
+}
+
+/// Expands the directory flags: a `*` in the last element is a wildcard.
+fn directories(flags: &[String]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in flags.iter().filter(|d| !d.is_empty()) {
+        let p = Path::new(d);
+        let last = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !last.contains('*') {
+            out.push(p.to_path_buf());
+            continue;
+        }
+        let parent = p.parent().unwrap_or(Path::new("."));
+        let mut matched: Vec<PathBuf> = std::fs::read_dir(parent)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| wildcard(&last, &e.file_name().to_string_lossy()))
+                    .map(|e| parent.join(e.file_name()))
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        matched.sort();
+        out.extend(matched);
+    }
+    out
+}
+
+struct Textfile {
+    directories: Vec<String>,
+}
+
+struct Merged {
+    family: TextFamily,
+    files: Vec<String>,
+}
+
+impl Textfile {
+    /// Reads every `.prom` file; returns (families merged across files,
+    /// mtimes of files read, whether any error occurred).
+    fn read_all(&self) -> (Vec<Merged>, Vec<(String, f64)>, bool) {
+        let mut error = false;
+        let mut merged: Vec<Merged> = Vec::new();
+        let mut mtimes = Vec::new();
+        for dir in directories(&self.directories) {
+            let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "prom") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                    .collect(),
+                Err(e) => {
+                    tracing::error!(directory = %dir.display(), err = %e, "reading textfile directory failed");
+                    error = true;
+                    continue;
+                }
+            };
+            files.sort();
+            for path in files {
+                let shown = path.display().to_string();
+                let meta = match std::fs::metadata(&path) {
+                    Ok(m) if m.len() <= MAX_FILE_BYTES => m,
+                    Ok(m) => {
+                        tracing::error!(file = %shown, bytes = m.len(), limit = MAX_FILE_BYTES, "textfile too large, skipped");
+                        error = true;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(file = %shown, err = %e, "reading textfile failed");
+                        error = true;
+                        continue;
+                    }
+                };
+                let parsed = std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| parse(&t));
+                let families = match parsed {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::error!(file = %shown, err = %e, "textfile skipped");
+                        error = true;
+                        continue;
+                    }
+                };
+                for fam in families {
+                    match merged.iter_mut().find(|m| m.family.name == fam.name) {
+                        None => merged.push(Merged { family: fam, files: vec![shown.clone()] }),
+                        Some(m) => {
+                            let help_a = m.family.help.as_deref().unwrap_or("");
+                            let help_b = fam.help.as_deref().unwrap_or("");
+                            if m.family.kind != fam.kind || help_a != help_b {
+                                tracing::error!(file = %shown, metric = %fam.name, "metric already read from another file with another help or type; skipped");
+                                error = true;
+                                continue;
+                            }
+                            m.family.samples.extend(fam.samples);
+                            m.files.push(shown.clone());
+                        }
+                    }
+                }
+                let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+                mtimes.push((shown, mtime));
+            }
+        }
+        (merged, mtimes, error)
+    }
+}
+
+/// Turns a merged family into a snapshot family: missing labels are
+/// padded with empty values so every sample has the same label names.
+fn to_family(m: Merged) -> Family {
+    let Merged { family, files } = m;
+    let special = match family.kind {
+        Kind::Histogram => "le",
+        Kind::Summary => "quantile",
+        _ => "",
+    };
+    let names: BTreeSet<String> = family.samples.iter().flat_map(|(_, l, _)| l.iter().map(|(k, _)| k.clone())).filter(|k| k != special).collect();
+    let mut samples: Vec<Sample> = family
+        .samples
+        .into_iter()
+        .map(|(suffix, labels, value)| {
+            let mut out: Vec<(Cow<'static, str>, String)> = names
+                .iter()
+                .map(|n| (Cow::Owned(n.clone()), labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap_or_default()))
+                .collect();
+            if let Some((k, v)) = labels.iter().find(|(k, _)| k == special) {
+                out.push((Cow::Owned(k.clone()), v.clone()));
+            }
+            Sample { suffix, labels: out, value, timestamp_ms: None }
+        })
+        .collect();
+    if !special.is_empty() {
+        // As client_golang groups them: every label set of a summary or
+        // histogram is one metric with a _sum and a _count, zero if absent.
+        let mut sets: Vec<Vec<(Cow<'static, str>, String)>> = Vec::new();
+        for s in &samples {
+            let base: Vec<_> = s.labels.iter().filter(|(k, _)| k != special).cloned().collect();
+            if !sets.contains(&base) {
+                sets.push(base);
+            }
+        }
+        for set in sets {
+            for suffix in ["_sum", "_count"] {
+                let present = samples.iter().any(|s| s.suffix == suffix && s.labels == set);
+                if !present {
+                    samples.push(Sample { suffix, labels: set.clone(), value: 0.0, timestamp_ms: None });
+                }
+            }
+        }
+    }
+    let help = match family.help.filter(|h| !h.is_empty()) {
+        Some(h) => h,
+        None => format!("Metric read from {}", files.join(", ")),
+    };
+    Family { name: family.name.into(), help: help.into(), kind: family.kind, samples }
+}
+
+impl HostCollector for Textfile {
+    fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        if self.directories.is_empty() {
+            return Ok(());
+        }
+        let (merged, mtimes, error) = self.read_all();
+        for m in merged {
+            out.families.push(to_family(m));
+        }
+        if !mtimes.is_empty() {
+            let fam = out.family("node_textfile_mtime_seconds", "Unixtime mtime of textfiles successfully read.", Kind::Gauge);
+            for (file, t) in &mtimes {
+                fam.add(&[("file", file)], *t);
+            }
+        }
+        out.gauge("node_textfile_scrape_error", "1 if there was an error opening or reading a file, 0 otherwise", &[], if error { 1.0 } else { 0.0 });
+        Ok(())
     }
 }
 
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Gatherer)))
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Textfile { directories: settings.flags.textfile.textfile_directory.clone() })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode;
+
+    #[test]
+    fn parses_labels_with_spaces_escapes_and_trailing_commas() {
+        let f = parse("# HELP a The \\\\ help\n# TYPE a counter\na{x=\"1\", y=\"q\\\"\\n\",} 2\n").unwrap();
+        assert_eq!(f[0].help.as_deref(), Some("The \\ help"));
+        assert_eq!(f[0].samples[0].1, vec![("x".into(), "1".into()), ("y".into(), "q\"\n".into())]);
+    }
+
+    #[test]
+    fn refuses_garbage_timestamps_and_bad_structure() {
+        for bad in [
+            "metric 1 1441205977284\n",
+            "metric{a=1} 2\n",
+            "metric{a=\"1\" 2\n",
+            "metric x\n",
+            "9metric 1\n",
+            "# TYPE a counter\n# TYPE a gauge\n",
+            "a 1\nb 1\na 2\n",
+            "a{x=\"1\",x=\"2\"} 1\n",
+            "# TYPE a nonsense\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard("*_extra_dimension", "histogram_extra_dimension"));
+        assert!(!wildcard("*_extra_dimension", "histogram"));
+        assert!(wildcard("a*b*c", "aXXbYc"));
+    }
+
+    /// node_exporter's textfile test cases: each directory's expected
+    /// output, compared family by family (HELP, TYPE and series). The mtime
+    /// values depend on the checkout, so only their files are compared.
+    #[test]
+    fn node_exporter_textfile_cases() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/oracles/node_exporter/textfile");
+        let base = std::fs::canonicalize(&base).expect("oracle textfile cases");
+        let prefix = format!("{}/", base.parent().unwrap().display());
+        let mut cases = 0;
+        for entry in std::fs::read_dir(&base).unwrap() {
+            let out_path = entry.unwrap().path();
+            if out_path.extension().is_none_or(|e| e != "out") {
+                continue;
+            }
+            let case = out_path.file_stem().unwrap().to_string_lossy().to_string();
+            let dir = match case.as_str() {
+                "glob_extra_dimension" => base.join("*_extra_dimension"),
+                _ => base.join(&case),
+            };
+            let t = Textfile { directories: vec![dir.display().to_string()] };
+            let mut snap = Snapshot::new();
+            t.gather(&Scrape { deadline: std::time::Instant::now() }, &mut snap).unwrap();
+            let mut text = Vec::new();
+            encode::encode(&encode::merge(vec![snap]), encode::Format::Text, &mut text);
+            let ours = String::from_utf8(text).unwrap().replace(&prefix, "fixtures/");
+            let normalise = |s: &str| -> Vec<String> {
+                let mut v: Vec<String> = s
+                    .lines()
+                    .filter(|l| !l.contains("node_scrape_collector"))
+                    .map(|l| if l.starts_with("node_textfile_mtime_seconds{") { format!("{} <mtime>", l.rsplit_once(' ').unwrap().0) } else { l.to_owned() })
+                    .map(|l| sort_labels(&l))
+                    .collect();
+                v.sort();
+                v
+            };
+            let expected = std::fs::read_to_string(&out_path).unwrap();
+            assert_eq!(normalise(&ours), normalise(&expected), "case {case}");
+            cases += 1;
+        }
+        assert!(cases >= 14, "only {cases} cases found");
+    }
+
+    /// Orders the label pairs of a sample line, so that label order is not
+    /// compared (the encoder sorts them; node_exporter keeps `le`/`quantile` last).
+    fn sort_labels(line: &str) -> String {
+        let (Some(open), Some(close)) = (line.find('{'), line.rfind('}')) else { return line.to_owned() };
+        if line.starts_with('#') {
+            return line.to_owned();
+        }
+        let mut pairs: Vec<&str> = line[open + 1..close].split("\",").map(|p| p.trim_end_matches('"')).collect();
+        pairs.sort();
+        format!("{}{{{}}}{}", &line[..open], pairs.join("\","), &line[close + 1..])
+    }
 }

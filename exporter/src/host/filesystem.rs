@@ -1,24 +1,460 @@
-//! The `filesystem` collector (not written yet).
+//! The `filesystem` collector: size, free space and inodes of every mount
+//! in `<procfs>/1/mountinfo` (or `self/mountinfo`), from `statfs(2)`.
+//!
+//! A NAS mounts NFS and CIFS shares, and a `statfs` of a share whose server
+//! is gone can block for minutes. Each `statfs` therefore runs on a worker
+//! thread and is waited for at most `--collector.filesystem.mount-timeout`
+//! and never more than half of the time left before the scrape deadline
+//! (so the other mounts are still read in that scrape). A mount that does not answer is
+//! reported with `node_filesystem_device_error 1` and quarantined: later
+//! scrapes report it the same way without calling `statfs` again, until
+//! the stuck call returns.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use regex_lite::Regex;
 
 use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
+use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::Snapshot;
 use crate::registry::BuildError;
 
+/// node_exporter's default mount point exclusion.
+pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str = "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+/// node_exporter's default filesystem type exclusion.
+pub const DEFAULT_FS_TYPES_EXCLUDE: &str =
+    "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$";
+
+/// At most this many `statfs` calls may be stuck at once; beyond it, mounts
+/// are reported as failed without a new thread.
+const MAX_STUCK: usize = 8;
+
 /// Flags of the `filesystem` collector.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[group(skip)]
-pub struct Options {}
+pub struct Options {
+    /// Regexp of mount points to exclude for filesystem collector.
+    #[arg(long = "collector.filesystem.mount-points-exclude", default_value = DEFAULT_MOUNT_POINTS_EXCLUDE)]
+    pub filesystem_mount_points_exclude: String,
+    /// Regexp of filesystem types to exclude for filesystem collector.
+    #[arg(long = "collector.filesystem.fs-types-exclude", default_value = DEFAULT_FS_TYPES_EXCLUDE)]
+    pub filesystem_fs_types_exclude: String,
+    /// How long to wait for a mount to respond before marking it as stale (e.g. 5s).
+    #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = parse_duration)]
+    pub filesystem_mount_timeout: Duration,
+}
 
-struct Gatherer;
-
-impl HostCollector for Gatherer {
-    fn gather(&self, _scrape: &Scrape, _out: &mut Snapshot) -> Result<(), Error> {
-        Err(Error::Other("not implemented".into()))
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            filesystem_mount_points_exclude: DEFAULT_MOUNT_POINTS_EXCLUDE.into(),
+            filesystem_fs_types_exclude: DEFAULT_FS_TYPES_EXCLUDE.into(),
+            filesystem_mount_timeout: Duration::from_secs(5),
+        }
     }
 }
 
+/// Parses `500ms`, `5s`, `1m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map(|i| s.split_at(i)).unwrap_or((s, "s"));
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {s:?}"))
+}
+
+/// One mount of `mountinfo`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mount {
+    /// Mount source (`/dev/sda1`, `server:/export`).
+    pub device: String,
+    /// Where it is mounted.
+    pub mount_point: String,
+    /// Filesystem type.
+    pub fs_type: String,
+    /// Per-mount options, e.g. `rw,relatime`.
+    pub options: String,
+    /// Major device number.
+    pub major: String,
+    /// Minor device number.
+    pub minor: String,
+}
+
+/// Undoes mountinfo's octal escapes (`\040` is a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses `/proc/<pid>/mountinfo`.
+pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(' ').collect();
+        let sep = f.iter().position(|x| *x == "-").ok_or_else(|| format!("line {}: no '-' separator", n + 1))?;
+        if sep < 6 || f.len() < sep + 3 {
+            return Err(format!("line {}: too few fields", n + 1));
+        }
+        let (major, minor) = f[2].split_once(':').ok_or_else(|| format!("line {}: bad device number {:?}", n + 1, f[2]))?;
+        out.push(Mount {
+            device: unescape(f[sep + 2]),
+            mount_point: unescape(f[4]),
+            fs_type: f[sep + 1].to_owned(),
+            options: f[5].to_owned(),
+            major: major.to_owned(),
+            minor: minor.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// What `statfs` says of a mount, in bytes and inodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FsStats {
+    /// Total size.
+    pub size: f64,
+    /// Free, including what is reserved for root.
+    pub free: f64,
+    /// Available to unprivileged users.
+    pub avail: f64,
+    /// Total inodes.
+    pub files: f64,
+    /// Free inodes.
+    pub files_free: f64,
+}
+
+/// The stat function; injectable so tests can simulate a hung mount.
+pub type StatFn = Arc<dyn Fn(&Path) -> io::Result<FsStats> + Send + Sync>;
+
+fn real_statfs(path: &Path) -> io::Result<FsStats> {
+    let s = rustix::fs::statfs(path)?;
+    let bsize = s.f_bsize as f64;
+    Ok(FsStats {
+        size: s.f_blocks as f64 * bsize,
+        free: s.f_bfree as f64 * bsize,
+        avail: s.f_bavail as f64 * bsize,
+        files: s.f_files as f64,
+        files_free: s.f_ffree as f64,
+    })
+}
+
+/// The mounts to report, after exclusion, with rootfs applied.
+struct Target {
+    mount: Mount,
+    /// Mount point as reported (rootfs prefix removed).
+    label: String,
+    /// Path given to statfs.
+    stat_path: PathBuf,
+}
+
+/// Runs statfs on `targets` off the calling thread; see the module docs.
+struct Statter {
+    stat: StatFn,
+    quarantined: Arc<Mutex<HashSet<PathBuf>>>,
+    stuck_threads: Arc<AtomicUsize>,
+}
+
+impl Statter {
+    fn is_quarantined(&self, p: &Path) -> bool {
+        self.quarantined.lock().map(|q| q.contains(p)).unwrap_or(false)
+    }
+
+    /// Results in the order of `paths`; `None` when quarantined, timed out or skipped.
+    fn stat_all(&self, paths: &[PathBuf], per_mount: Duration, scrape: &Scrape) -> Vec<Option<io::Result<FsStats>>> {
+        let mut results: Vec<Option<io::Result<FsStats>>> = (0..paths.len()).map(|_| None).collect();
+        let mut start = 0;
+        while start < paths.len() {
+            let todo: Vec<(usize, PathBuf)> = (start..paths.len()).filter(|i| !self.is_quarantined(&paths[*i])).map(|i| (i, paths[i].clone())).collect();
+            if todo.is_empty() || self.stuck_threads.load(Ordering::Acquire) >= MAX_STUCK {
+                break;
+            }
+            let (tx, rx) = mpsc::channel();
+            let abandoned = Arc::new(AtomicBool::new(false));
+            let worker_abandoned = abandoned.clone();
+            let stat = self.stat.clone();
+            let quarantined = self.quarantined.clone();
+            let stuck_threads = self.stuck_threads.clone();
+            let batch = todo.clone();
+            let spawned = std::thread::Builder::new().name("statfs".into()).spawn(move || {
+                for (i, path) in batch {
+                    if worker_abandoned.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let r = stat(&path);
+                    if worker_abandoned.load(Ordering::Acquire) {
+                        // This call outlived its scrape: the mount answers again.
+                        if let Ok(mut q) = quarantined.lock() {
+                            q.remove(&path);
+                        }
+                        stuck_threads.fetch_sub(1, Ordering::AcqRel);
+                        tracing::info!(mount = %path.display(), "statfs returned; mount leaves quarantine");
+                        break;
+                    }
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+            if spawned.is_err() {
+                break;
+            }
+            let mut next = start;
+            let mut finished = true;
+            for (i, path) in &todo {
+                // Half of what is left at most, so one hung mount leaves time
+                // for the others in the same scrape.
+                let wait = per_mount.min(scrape.remaining() / 2);
+                match rx.recv_timeout(wait) {
+                    Ok((j, r)) => {
+                        results[j] = Some(r);
+                        next = j + 1;
+                    }
+                    Err(_) => {
+                        abandoned.store(true, Ordering::Release);
+                        self.stuck_threads.fetch_add(1, Ordering::AcqRel);
+                        if let Ok(mut q) = self.quarantined.lock() {
+                            q.insert(path.clone());
+                        }
+                        tracing::warn!(mount = %path.display(), timeout = ?wait, "statfs did not return in time; mount quarantined");
+                        next = i + 1;
+                        finished = false;
+                        break;
+                    }
+                }
+            }
+            if finished || scrape.remaining().is_zero() {
+                break;
+            }
+            start = next;
+        }
+        results
+    }
+}
+
+struct Filesystem {
+    paths: Arc<HostPaths>,
+    mount_points_exclude: Regex,
+    fs_types_exclude: Regex,
+    timeout: Duration,
+    statter: Statter,
+}
+
+impl Filesystem {
+    fn targets(&self) -> Result<Vec<Target>, Error> {
+        let path = self.paths.proc("1/mountinfo");
+        let (path, text) = match read_to_string(&path) {
+            Ok(t) => (path, t),
+            Err(e) if e.is_not_found() => {
+                let p = self.paths.proc("self/mountinfo");
+                let t = read_to_string(&p)?;
+                (p, t)
+            }
+            Err(e) => return Err(e),
+        };
+        let mounts = parse_mountinfo(&text).map_err(|d| Error::parse(&path, d))?;
+        let rootfs = self.paths.rootfs.to_string_lossy().trim_end_matches('/').to_owned();
+        let mut out: Vec<Target> = Vec::new();
+        for m in mounts {
+            let label = match m.mount_point.strip_prefix(&rootfs) {
+                Some(rest) if !rootfs.is_empty() && (rest.is_empty() || rest.starts_with('/')) => if rest.is_empty() { "/".to_owned() } else { rest.to_owned() },
+                _ => m.mount_point.clone(),
+            };
+            if self.mount_points_exclude.is_match(&label) || self.fs_types_exclude.is_match(&m.fs_type) {
+                continue;
+            }
+            let stat_path = self.paths.root(&label);
+            // A later mount on the same point hides the earlier one.
+            out.retain(|t| t.label != label);
+            out.push(Target { mount: m, label, stat_path });
+        }
+        Ok(out)
+    }
+}
+
+impl HostCollector for Filesystem {
+    fn gather(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let targets = self.targets()?;
+        let paths: Vec<PathBuf> = targets.iter().map(|t| t.stat_path.clone()).collect();
+        let results = self.statter.stat_all(&paths, self.timeout, scrape);
+        for (t, r) in targets.iter().zip(results) {
+            let labels = [("device", t.mount.device.as_str()), ("mountpoint", t.label.as_str()), ("fstype", t.mount.fs_type.as_str())];
+            let readonly = t.mount.options.split(',').any(|o| o == "ro");
+            out.gauge("node_filesystem_readonly", "Filesystem read-only status.", &labels, if readonly { 1.0 } else { 0.0 });
+            out.gauge(
+                "node_filesystem_mount_info",
+                "Filesystem mount information.",
+                &[("device", &t.mount.device), ("major", &t.mount.major), ("minor", &t.mount.minor), ("mountpoint", &t.label)],
+                1.0,
+            );
+            let stats = match r {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => {
+                    tracing::debug!(mountpoint = %t.label, err = %e, "statfs failed");
+                    out.gauge("node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.", &labels, 1.0);
+                    continue;
+                }
+                None => {
+                    out.gauge("node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.", &labels, 1.0);
+                    continue;
+                }
+            };
+            out.gauge("node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.", &labels, 0.0);
+            out.gauge("node_filesystem_size_bytes", "Filesystem size in bytes.", &labels, stats.size);
+            out.gauge("node_filesystem_free_bytes", "Filesystem free space in bytes.", &labels, stats.free);
+            out.gauge("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.", &labels, stats.avail);
+            out.gauge("node_filesystem_files", "Filesystem total file nodes.", &labels, stats.files);
+            out.gauge("node_filesystem_files_free", "Filesystem total free file nodes.", &labels, stats.files_free);
+        }
+        Ok(())
+    }
+}
+
+fn regex(flag: &str, p: &str) -> Result<Regex, BuildError> {
+    Regex::new(p).map_err(|e| BuildError { collector: "filesystem", detail: format!("--{flag} {p:?}: {e}") })
+}
+
+/// Builds the collector with a given stat function (tests inject one).
+pub fn with_stat(settings: &Settings, stat: StatFn) -> Result<Collector, BuildError> {
+    let o = &settings.flags.filesystem;
+    Ok(Collector::host(Filesystem {
+        paths: settings.paths.clone(),
+        mount_points_exclude: regex("collector.filesystem.mount-points-exclude", &o.filesystem_mount_points_exclude)?,
+        fs_types_exclude: regex("collector.filesystem.fs-types-exclude", &o.filesystem_fs_types_exclude)?,
+        timeout: o.filesystem_mount_timeout,
+        statter: Statter { stat, quarantined: Arc::default(), stuck_threads: Arc::default() },
+    }))
+}
+
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Gatherer)))
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    with_stat(settings, Arc::new(real_statfs)).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::cli::parse_settings;
+
+    #[test]
+    fn parses_mountinfo_with_escapes_and_optional_fields() {
+        let m = parse_mountinfo("36 35 98:0 /mnt1 /mnt/my\\040share rw,noatime master:1 shared:2 - cifs //nas/share\\040x rw\n").unwrap();
+        assert_eq!(m[0].mount_point, "/mnt/my share");
+        assert_eq!(m[0].device, "//nas/share x");
+        assert_eq!((m[0].major.as_str(), m[0].minor.as_str(), m[0].fs_type.as_str()), ("98", "0", "cifs"));
+    }
+
+    #[test]
+    fn garbled_mountinfo_is_an_error() {
+        assert!(parse_mountinfo("36 35 98:0 / /mnt rw\n").is_err());
+        assert!(parse_mountinfo("36 35 98 / /mnt rw - ext4 /dev/sda rw\n").is_err());
+        assert!(parse_mountinfo("- ext4\n").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+
+    fn value(s: &Snapshot, name: &str, mountpoint: &str) -> Option<f64> {
+        s.families
+            .iter()
+            .filter(|f| f.name == name)
+            .flat_map(|f| &f.samples)
+            .find(|x| x.labels.iter().any(|(k, v)| k == "mountpoint" && v == mountpoint))
+            .map(|x| x.value)
+    }
+
+    /// A statfs that never returns (a dead NFS server) must not hold the
+    /// scrape past its deadline, and later scrapes must skip that mount.
+    #[test]
+    fn hung_statfs_is_abandoned_at_the_deadline_and_quarantined() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("1")).unwrap();
+        std::fs::write(
+            dir.path().join("1/mountinfo"),
+            "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:50 / /mnt/nas rw - nfs4 nas:/export rw\n3 1 8:2 / /data rw - ext4 /dev/sda2 rw\n4 1 0:5 / /proc rw - proc proc rw\n",
+        )
+        .unwrap();
+        let settings = parse_settings(&[format!("--path.procfs={}", dir.path().display()), "--collector.filesystem.mount-timeout=10s".into()]).unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let counter = calls.clone();
+        let hung = Arc::new(AtomicBool::new(true));
+        let is_hung = hung.clone();
+        let stat: StatFn = Arc::new(move |p: &Path| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            if p.ends_with("mnt/nas") && is_hung.load(Ordering::SeqCst) {
+                // Blocks until the test lets it go: a hung NFS statfs.
+                let _ = release_rx.lock().unwrap().recv();
+                return Err(io::Error::other("released"));
+            }
+            Ok(FsStats { size: 100.0, free: 50.0, avail: 40.0, files: 10.0, files_free: 5.0 })
+        });
+        let Collector::Host(c) = with_stat(&settings, stat).unwrap() else { unreachable!() };
+
+        let start = Instant::now();
+        let mut first = Snapshot::new();
+        c.gather(&Scrape { deadline: start + Duration::from_millis(300) }, &mut first).unwrap();
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(1500), "gather took {took:?}");
+        assert_eq!(value(&first, "node_filesystem_device_error", "/mnt/nas"), Some(1.0));
+        assert_eq!(value(&first, "node_filesystem_size_bytes", "/mnt/nas"), None);
+        assert_eq!(value(&first, "node_filesystem_size_bytes", "/"), Some(100.0));
+        assert_eq!(value(&first, "node_filesystem_size_bytes", "/data"), Some(100.0), "mounts after the hung one are still read");
+        assert_eq!(value(&first, "node_filesystem_size_bytes", "/proc"), None, "excluded by fstype");
+        let calls_after_first = calls.load(Ordering::SeqCst);
+        assert_eq!(calls_after_first, 3);
+
+        let mut second = Snapshot::new();
+        c.gather(&Scrape { deadline: Instant::now() + Duration::from_millis(300) }, &mut second).unwrap();
+        assert_eq!(value(&second, "node_filesystem_device_error", "/mnt/nas"), Some(1.0));
+        assert_eq!(calls.load(Ordering::SeqCst), calls_after_first + 2, "the quarantined mount is not stat'ed again");
+
+        // The server comes back: the stuck call returns, the mount leaves quarantine.
+        hung.store(false, Ordering::SeqCst);
+        release_tx.send(()).unwrap();
+        let wait = Instant::now();
+        let mut third = Snapshot::new();
+        loop {
+            third.families.clear();
+            c.gather(&Scrape { deadline: Instant::now() + Duration::from_millis(300) }, &mut third).unwrap();
+            if value(&third, "node_filesystem_device_error", "/mnt/nas") == Some(0.0) || wait.elapsed() > Duration::from_secs(5) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(release_tx);
+        assert_eq!(value(&third, "node_filesystem_device_error", "/mnt/nas"), Some(0.0));
+    }
 }

@@ -111,47 +111,36 @@ fn config_file_flags_apply_and_command_line_wins() {
 }
 
 /// The README's run command with no configuration serves this machine's
-/// metrics, and `promtool check metrics` finds no problem in them.
+/// metrics, and `promtool check metrics` finds no problem in them beyond
+/// the lints we accept on purpose (see [`accepted_lint`]).
 #[test]
 fn default_run_serves_live_host_metrics_that_promtool_accepts() {
     let exporter = Exporter::start(&[]);
     let text = exporter.metrics();
-    for name in ["node_cpu_seconds_total", "node_memory_MemTotal_bytes", "node_load1", "node_boot_time_seconds", "node_network_receive_bytes_total"] {
+    for name in ["node_cpu_seconds_total", "node_memory_MemTotal_bytes", "node_load1", "node_boot_time_seconds", "node_network_receive_bytes_total", "node_filesystem_avail_bytes", "process_resident_memory_bytes"] {
         assert!(value(&text, name, None).is_some(), "{name} missing from live output");
     }
     let (ok, report) = promtool_check_metrics(&text);
-    println!("promtool check metrics: {}", if report.trim().is_empty() { "no findings" } else { report.trim() });
-    assert!(ok, "promtool check metrics failed:\n{report}");
-    // Lints we accept are those node_exporter itself triggers on the same names.
-    for line in report.lines() {
-        assert!(accepted_lint(line), "unexpected promtool finding: {line}");
+    let findings: Vec<&str> = report.lines().filter(|l| !l.trim().is_empty()).collect();
+    let accepted = findings.iter().filter(|l| accepted_lint(l)).count();
+    println!("promtool check metrics: {} findings, {accepted} of them accepted lints", findings.len());
+    for line in &findings {
+        assert!(accepted_lint(line), "promtool finding we do not accept: {line}");
     }
+    // promtool exits 3 for lint findings only; anything else is an error.
+    assert!(ok || !findings.is_empty(), "promtool failed without findings:\n{report}");
 }
 
-/// promtool lints that come from keeping node_exporter's metric names
-/// exactly (dashboards depend on them): counters without `_total` and
-/// non-base units that node_exporter itself exposes.
+/// promtool lints we accept because node_exporter's names are kept exactly
+/// (dashboards and alert rules query them):
+/// - camelCase in `node_memory_*` and `node_netstat_*`: the kernel's own
+///   field names of /proc/meminfo and /proc/net/{netstat,snmp,snmp6};
+/// - the `bits` unit of `node_entropy_*`: entropy is counted in bits.
 fn accepted_lint(line: &str) -> bool {
-    const NODE_EXPORTER_NAMES: &[&str] = &[
-        "node_memory_",
-        "node_vmstat_",
-        "node_netstat_",
-        "node_sockstat_",
-        "node_softnet_",
-        "node_schedstat_",
-        "node_hwmon_",
-        "node_md_",
-        "node_power_supply_",
-        "node_nf_conntrack_",
-        "node_network_",
-        "node_disk_",
-        "node_filesystem_",
-        "node_cpu_",
-        "node_textfile_",
-        "node_timex_",
-        "node_pressure_",
-    ];
-    NODE_EXPORTER_NAMES.iter().any(|p| line.starts_with(p))
+    let camel = line.contains("should be written in 'snake_case' not 'camelCase'")
+        && (line.starts_with("node_memory_") || line.starts_with("node_netstat_"));
+    let bits = line.starts_with("node_entropy_") && line.contains("use base unit \"bytes\" instead of \"bits\"");
+    camel || bits
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! synchronisation state). Everything else in the workspace forbids unsafe
 //! code; this crate holds the single `unsafe` block, reviewed here.
 #![deny(missing_docs)]
+// `c_long` fields are i64 on 64-bit targets but i32 on armv7: the casts are needed there.
+#![allow(clippy::unnecessary_cast)]
 
 /// The kernel's clock discipline state, as `adjtimex(2)` returns it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -44,7 +44,11 @@ pub fn parse(text: &str) -> Result<Psi, String> {
 
 struct Pressure(Arc<HostPaths>);
 
-const RESOURCES: [(&str, Option<(&str, &str)>, Option<(&str, &str)>); 4] = [
+/// (metric name, help) of one pressure line.
+type Line = Option<(&'static str, &'static str)>;
+
+/// Each resource with its `some` and `full` metrics.
+const RESOURCES: [(&str, Line, Line); 4] = [
     ("cpu", Some(("node_pressure_cpu_waiting_seconds_total", "Total time in seconds that processes have waited for CPU time")), None),
     (
         "io",

@@ -71,7 +71,8 @@ impl HostCollector for SoftnetCollector {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
         let path = self.0.proc("net/softnet_stat");
         let rows = parse(&read_to_string(&path)?).map_err(|d| Error::parse(&path, d))?;
-        let families: [(&'static str, &'static str, Kind, fn(&Softnet) -> u64); 7] = [
+        type Column = (&'static str, &'static str, Kind, fn(&Softnet) -> u64);
+        let families: [Column; 7] = [
             ("node_softnet_processed_total", "Number of processed packets", Kind::Counter, |s| s.processed),
             ("node_softnet_dropped_total", "Number of dropped packets", Kind::Counter, |s| s.dropped),
             ("node_softnet_times_squeezed_total", "Number of times processing packets ran out of quota", Kind::Counter, |s| s.time_squeezed),

@@ -28,6 +28,9 @@ pub struct Options {
 /// exporter's memory with it.
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// One sample of a text file: name suffix, labels, value.
+pub type TextSample = (&'static str, Vec<(String, String)>, f64);
+
 /// One parsed family of a text file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextFamily {
@@ -38,7 +41,7 @@ pub struct TextFamily {
     /// `# TYPE`, untyped when absent.
     pub kind: Kind,
     /// (suffix, labels, value).
-    pub samples: Vec<(&'static str, Vec<(String, String)>, f64)>,
+    pub samples: Vec<TextSample>,
 }
 
 fn parse_kind(word: &str) -> Option<Kind> {
@@ -67,9 +70,12 @@ fn valid_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
+/// A sample line: name, labels, value.
+type ParsedLine = (String, Vec<(String, String)>, f64);
+
 /// Parses `name{labels} value [timestamp]`; a timestamp is an error here
 /// (node_exporter refuses client-side timestamps in textfiles).
-fn parse_sample(line: &str) -> Result<(String, Vec<(String, String)>, f64), String> {
+fn parse_sample(line: &str) -> Result<ParsedLine, String> {
     let name_end = line.find(|c: char| c == '{' || c.is_whitespace()).unwrap_or(line.len());
     let name = &line[..name_end];
     if !valid_name(name) {

@@ -1,5 +1,6 @@
 //! Integration tests of the exporter: the real binary, real files, real
 //! servers on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 mod e2e;

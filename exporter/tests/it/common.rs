@@ -26,7 +26,17 @@ pub fn node_exporter_tree() -> PathBuf {
     static TREE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     TREE.get_or_init(|| {
         let src = oracles().join("node_exporter");
-        let dst = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("node_exporter-oracle-{}", std::process::id()));
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        // Copies left by earlier test processes that are gone.
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(pid) = name.strip_prefix("node_exporter-oracle-") {
+                if !std::path::Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dst = tmp.join(format!("node_exporter-oracle-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dst);
         copy_restoring_links(&src, &dst);
         dst

@@ -162,3 +162,56 @@ fn check_config_accepts_good_and_refuses_bad_settings() {
     let (code, err) = run_to_exit(&["check-config", "--collector.bogus"]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// Garbage in sysfs attributes (a broken driver) costs that attribute, or at
+/// worst that collector; the exporter keeps serving everything else.
+#[test]
+fn garbled_sysfs_attributes_are_skipped_or_fail_only_their_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("sys");
+    let files: &[(&str, &str)] = &[
+        ("class/hwmon/hwmon0/name", "chip\n"),
+        ("class/hwmon/hwmon0/temp1_input", "garbage\n"),
+        ("class/hwmon/hwmon0/temp2_input", "42000\n"),
+        ("class/net/eth0/operstate", "up\n"),
+        ("class/net/eth0/mtu", "xx\n"),
+        ("class/net/eth0/flags", "0xZZ\n"),
+        ("class/power_supply/BAT0/type", "Battery\n"),
+        ("class/power_supply/BAT0/capacity", "??\n"),
+        ("class/thermal/thermal_zone0/type", "cpu-thermal\n"),
+        ("class/thermal/thermal_zone0/temp", "hot\n"),
+        ("class/watchdog/watchdog0/timeout", "x\n"),
+        ("devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", "bad\n"),
+    ];
+    for (path, content) in files {
+        let p = sys.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let proc_dir = dir.path().join("proc");
+    std::fs::create_dir_all(&proc_dir).unwrap();
+    std::fs::write(proc_dir.join("loadavg"), "0.5 0.4 0.3 1/100 42\n").unwrap();
+    let mut args = vec![
+        format!("--path.sysfs={}", sys.display()),
+        format!("--path.procfs={}", proc_dir.display()),
+        "--collector.disable-defaults".to_string(),
+    ];
+    for c in ["hwmon", "netclass", "powersupplyclass", "thermal_zone", "watchdog", "cpufreq", "loadavg"] {
+        args.push(format!("--collector.{c}"));
+    }
+    let exporter = Exporter::start(&args);
+    let text = exporter.metrics();
+    let success = |c: &str| value(&text, "node_scrape_collector_success", Some(("collector", c)));
+    for c in ["hwmon", "netclass", "powersupplyclass", "thermal_zone", "watchdog", "loadavg"] {
+        assert_eq!(success(c), Some(1.0), "{c}: {text}");
+    }
+    assert_eq!(success("cpufreq"), Some(0.0), "a garbled frequency fails cpufreq, as in node_exporter");
+    assert_eq!(value(&text, "node_hwmon_temp_celsius", Some(("sensor", "temp2"))), Some(42.0));
+    assert_eq!(value(&text, "node_hwmon_temp_celsius", Some(("sensor", "temp1"))), None);
+    assert_eq!(value(&text, "node_network_up", Some(("device", "eth0"))), Some(1.0));
+    assert_eq!(value(&text, "node_network_mtu_bytes", None), None);
+    assert_eq!(value(&text, "node_power_supply_capacity", None), None);
+    assert!(value(&text, "node_power_supply_info", None).is_some());
+    assert_eq!(value(&text, "node_thermal_zone_temp", None), None);
+    assert_eq!(value(&text, "node_load1", None), Some(0.5));
+}

@@ -42,13 +42,19 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
-fn start(name: &'static str, binary: &str, textfile_dir: &str) -> Result<Proc, String> {
+/// The collectors of ours that `binary` (node_exporter) also has, from its `--help`.
+fn shared_collectors(binary: &str) -> Vec<&'static str> {
+    let help = Command::new(binary).arg("--help").output().map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))).unwrap_or_default();
+    COLLECTORS.iter().copied().filter(|c| help.contains(&format!("collector.{c} "))).collect()
+}
+
+fn start(name: &'static str, binary: &str, textfile_dir: &str, collectors: &[&str]) -> Result<Proc, String> {
     let port = free_port();
     let mut cmd = Command::new(binary);
     cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--collector.disable-defaults")
         .arg(format!("--collector.textfile.directory={textfile_dir}"))
-        .args(COLLECTORS.iter().map(|c| format!("--collector.{c}")))
+        .args(collectors.iter().map(|c| format!("--collector.{c}")))
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let child = cmd.spawn().map_err(|e| format!("starting {binary}: {e}"))?;
@@ -222,14 +228,19 @@ fn main() {
     let textfile = std::env::temp_dir().join("scrape-latency-textfile");
     let _ = std::fs::create_dir_all(&textfile);
     let textfile = textfile.to_string_lossy().to_string();
-    let ours = match start("homelab-exporter", &ours_bin, &textfile) {
+    let collectors = shared_collectors(&theirs_bin);
+    if collectors.is_empty() {
+        eprintln!("{theirs_bin} not found or lists none of our collectors (install Debian's prometheus-node-exporter)");
+        std::process::exit(1);
+    }
+    let ours = match start("homelab-exporter", &ours_bin, &textfile, &collectors) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e} (build it with: cargo build --release -p homelab-exporter)");
             std::process::exit(1);
         }
     };
-    let theirs = match start("node_exporter", &theirs_bin, &textfile) {
+    let theirs = match start("node_exporter", &theirs_bin, &textfile, &collectors) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e} (install Debian's prometheus-node-exporter)");
@@ -287,8 +298,10 @@ fn main() {
     md.push_str(&format!("cargo run --release -p homelab-benches --bin scrape_latency -- --scrapes {scrapes}\n```\n\n"));
     md.push_str(&format!(
         "Both exporters run the same host collectors ({}) on loopback, are warmed with 20 scrapes each, then scraped in alternation: {scrapes} sequential scrapes each, then 8 and 50 concurrent clients. Each scrape opens a new connection. Latency is measured by the client; CPU from `/proc/<pid>/stat` (utime+stime) over the sequential phase; RSS from `/proc/<pid>/status`.\n\n",
-        COLLECTORS.join(", ")
+        collectors.join(", ")
     ));
+    let version = Command::new(&theirs_bin).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_owned() + &String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("").to_owned()).unwrap_or_default();
+    md.push_str(&format!("node_exporter: {version}\n\n"));
     md.push_str("| figure | homelab-exporter | node_exporter | ours/theirs |\n|---|---|---|---|\n");
     let row = |md: &mut String, name: &str, a: f64, b: f64, unit: &str| {
         let ratio = if b > 0.0 { format!("{:.2}", a / b) } else { "–".into() };

@@ -27,5 +27,8 @@ fi
 # Tests that need a real program fail (never skip) when it is missing.
 export HOMELAB_REQUIRE_REAL=1
 
+# The static aarch64 build, run under qemu by the tests (Raspberry Pi).
+bash scripts/build-static.sh aarch64-unknown-linux-musl
+
 cargo build -j2 --workspace --all-targets
 cargo test -j2 --workspace -- --test-threads=2

@@ -1,0 +1,107 @@
+//! The static aarch64 build (what a Raspberry Pi runs) under
+//! `qemu-aarch64-static`, on node_exporter's fixture tree: its output must
+//! equal the native build's on the same tree.
+//!
+//! What may differ, and is left out of the comparison: durations
+//! (`node_scrape_collector_duration_seconds`), the process's own metrics
+//! (`process_*`, an emulated process), and the clock (`node_time_seconds`).
+//! Everything else is read from the same files and must be equal.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{free_port, http_get, node_exporter_tree, parse_exposition};
+
+const ARM_BINARY: &str = "target/aarch64-unknown-linux-musl/release/homelab-exporter";
+
+fn require(what: &str, how: &str) -> bool {
+    if std::env::var("HOMELAB_REQUIRE_REAL").is_ok_and(|v| v == "1") {
+        panic!("{what} is missing: {how}");
+    }
+    println!("skipped: {what} is missing ({how})");
+    false
+}
+
+fn args(tree: &std::path::Path) -> Vec<String> {
+    let t = tree.display();
+    let mut a = vec![
+        format!("--path.procfs={t}/proc"),
+        format!("--path.sysfs={t}/sys"),
+        format!("--path.rootfs={t}"),
+        format!("--path.udev.data={t}/udev/data"),
+        "--collector.disable-defaults".into(),
+        "--no-collector.netdev.netlink".into(),
+        "--collector.stat.softirq".into(),
+        format!("--collector.textfile.directory={t}/textfile/two_metric_files"),
+    ];
+    for c in [
+        "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm", "meminfo", "netclass", "netstat",
+        "powersupplyclass", "pressure", "schedstat", "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
+    ] {
+        a.push(format!("--collector.{c}"));
+    }
+    a
+}
+
+/// Runs `program args…` as an exporter on a free port and returns one scrape.
+fn scrape_with(program: &str, pre: &[String], args: &[String]) -> String {
+    let port = free_port();
+    let mut child = Command::new(program)
+        .args(pre)
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+    let start = Instant::now();
+    let mut body = None;
+    while start.elapsed() < Duration::from_secs(30) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let (status, _, b) = http_get(port, "/metrics", &[]);
+            assert_eq!(status, 200);
+            body = Some(String::from_utf8(b).unwrap());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    body.expect("exporter did not answer within 30 s")
+}
+
+fn comparable(text: &str) -> Vec<String> {
+    let parsed = parse_exposition(text);
+    let mut v: Vec<String> = parsed
+        .series
+        .iter()
+        .filter(|s| !s.name.starts_with("process_") && s.name != "node_scrape_collector_duration_seconds" && s.name != "node_time_seconds")
+        .map(|s| format!("{}{:?} {}", s.name, s.labels, s.value))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn aarch64_static_build_under_qemu_matches_native_output() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let arm = root.join(ARM_BINARY);
+    if !arm.exists() && !require("the aarch64 build", "scripts/test.sh builds it with scripts/build-static.sh aarch64-unknown-linux-musl") {
+        return;
+    }
+    if Command::new("qemu-aarch64-static").arg("--version").output().is_err() && !require("qemu-aarch64-static", "install Debian's qemu-user-static") {
+        return;
+    }
+    let size = std::fs::metadata(&arm).unwrap().len();
+    println!("aarch64 static binary, stripped: {size} bytes ({:.2} MB)", size as f64 / 1e6);
+    let tree = node_exporter_tree();
+    let native = scrape_with(env!("CARGO_BIN_EXE_homelab-exporter"), &[], &args(&tree));
+    let emulated = scrape_with("qemu-aarch64-static", &[arm.display().to_string()], &args(&tree));
+    let (a, b) = (comparable(&native), comparable(&emulated));
+    assert!(a.len() > 500, "too few series compared: {}", a.len());
+    let only_native: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();
+    let only_arm: Vec<_> = b.iter().filter(|x| !a.contains(x)).collect();
+    println!("compared {} series of the native and the aarch64 build", a.len());
+    assert!(only_native.is_empty() && only_arm.is_empty(), "native only: {only_native:#?}\naarch64 only: {only_arm:#?}");
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Static release builds of homelab-exporter for the homelab's machines:
+#   x86_64-unknown-linux-musl      NAS and mini PCs
+#   aarch64-unknown-linux-musl     Raspberry Pi 3/4/5 on a 64-bit OS, arm64 NAS
+#   armv7-unknown-linux-musleabihf Raspberry Pi 2/3 on 32-bit Raspberry Pi OS
+# All link with rust-lld (see .cargo/config.toml); no cross C toolchain needed.
+# Usage: scripts/build-static.sh [target ...]   (default: all three)
+# Prints the stripped size of each binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+targets=("$@")
+[ "${#targets[@]}" -gt 0 ] || targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf)
+for t in "${targets[@]}"; do
+  if ! rustup target list --installed | grep -qx "$t"; then
+    rustup target add "$t" >/dev/null 2>&1 || { echo "$t: rustup target not available here, skipped" >&2; continue; }
+  fi
+  cargo build --release -j2 -p homelab-exporter --target "$t"
+  bin="target/$t/release/homelab-exporter"
+  printf '%s\t%s bytes\n' "$t" "$(stat -c %s "$bin")"
+done

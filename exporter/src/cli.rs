@@ -147,6 +147,9 @@ pub struct Flags {
     #[allow(missing_docs)]
     #[command(flatten)]
     pub watchdog: host::watchdog::Options,
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub nut: crate::nut::Options,
 }
 
 /// Everything a serving exporter is built from.

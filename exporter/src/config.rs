@@ -55,6 +55,9 @@ pub struct ConfigFile {
     /// Command-line flags by long name, e.g. `web.listen-address: ":9839"`.
     #[serde(default)]
     pub flags: BTreeMap<String, FlagValue>,
+    /// upsd servers for the `nut` collector.
+    #[serde(default)]
+    pub nut: Option<crate::nut::Config>,
 }
 
 /// A loaded file with its text (kept to point errors at lines).

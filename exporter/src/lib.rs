@@ -11,6 +11,7 @@ pub mod config;
 pub mod encode;
 pub mod host;
 pub mod metrics;
+pub mod nut;
 pub mod process;
 pub mod registry;
 pub mod scrape;

@@ -67,6 +67,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("uname", true, host::uname::build),
     entry!("vmstat", true, host::vmstat::build),
     entry!("watchdog", true, host::watchdog::build),
+    entry!("nut", true, crate::nut::build),
 ];
 
 /// Looks a collector up by name.

@@ -36,17 +36,20 @@ struct Failure {
     message: String,
     /// "No data" (absent hardware) is logged at debug level, not as an error.
     quiet: bool,
+    /// What an async collector gathered before it returned its error (the
+    /// servers that did answer, say); it is exposed like a success's.
+    partial: Option<Snapshot>,
 }
 
 impl Failure {
     fn loud(message: String) -> Self {
-        Self { message, quiet: false }
+        Self { message, quiet: false, partial: None }
     }
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Self { quiet: matches!(e, Error::NoData(_)), message: e.to_string() }
+        Self { quiet: matches!(e, Error::NoData(_)), message: e.to_string(), partial: None }
     }
 }
 
@@ -109,7 +112,8 @@ impl Engine {
                             let mut out = Snapshot::new();
                             let fut = c.gather(&scrape, &mut out);
                             match tokio::time::timeout_at(tokio_deadline, fut).await {
-                                Ok(r) => r.map(|()| out).map_err(Failure::from),
+                                Ok(Ok(())) => Ok(out),
+                                Ok(Err(e)) => Err(Failure { partial: Some(out), ..Failure::from(e) }),
                                 Err(_) => Err(Failure::loud("deadline exceeded".to_owned())),
                             }
                         });
@@ -130,7 +134,8 @@ impl Engine {
             let ok = result.is_ok();
             match result {
                 Ok(snap) => snapshots.push(snap),
-                Err(Failure { message, quiet }) => {
+                Err(Failure { message, quiet, partial }) => {
+                    snapshots.extend(partial);
                     if quiet {
                         tracing::debug!(collector = name, reason = %message, "collector returned no data");
                     } else {

@@ -1,0 +1,428 @@
+//! A small async client of upsd's text protocol over TCP (tokio): connect,
+//! `USERNAME`/`PASSWORD`, `VER`, `LIST UPS`, `LIST VAR`, `LOGOUT`.
+//!
+//! Every wait is bounded: connecting and each read by their own timeouts,
+//! and all of it by the session's deadline (itself bounded by the scrape's).
+//! Every reply is bounded too: one line by [`Limits::max_line`], one list by
+//! [`Limits::max_reply`] bytes, so a server that sends garbage or a 10 MB
+//! line costs a clear error and at most those bytes of memory.
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::parse::{self, ParseError, UpsEntry};
+
+/// upsd's IANA port.
+pub const DEFAULT_PORT: u16 = 3493;
+
+/// Where an upsd listens: `HOST[:PORT]`, `[V6]:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// Host name or IP address (without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl Address {
+    /// Parses `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT` (port 3493 when
+    /// not given). A URL or anything with a user part is refused, so that
+    /// no password can hide in a target.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err("empty target".into());
+        }
+        if t.contains("://") || t.contains('@') || t.contains('/') {
+            return Err(format!("{t:?} is not HOST[:PORT] (no URLs, no user names: put credentials in the config file)"));
+        }
+        let (host, port) = if let Some(rest) = t.strip_prefix('[') {
+            let (h, after) = rest.split_once(']').ok_or_else(|| format!("{t:?}: missing ']'"))?;
+            match after {
+                "" => (h, None),
+                p => (h, Some(p.strip_prefix(':').ok_or_else(|| format!("{t:?}: expected ':' after ']'"))?)),
+            }
+        } else if t.matches(':').count() > 1 {
+            // A bare IPv6 address.
+            (t, None)
+        } else {
+            match t.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (t, None),
+            }
+        };
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("{t:?}: bad host"));
+        }
+        let port = match port {
+            None => DEFAULT_PORT,
+            Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(|| format!("{t:?}: bad port {p:?}"))?,
+        };
+        Ok(Self { host: host.to_owned(), port })
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// How much a server may send.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest reply line, in bytes.
+    pub max_line: usize,
+    /// Largest `LIST` reply, in bytes.
+    pub max_reply: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // A real UPS has about 100 variables of under 100 bytes each.
+        Self { max_line: 64 * 1024, max_reply: 1024 * 1024 }
+    }
+}
+
+/// How long a session may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For the TCP connection (each address tried).
+    pub connect: Duration,
+    /// For each read or write to make progress.
+    pub io: Duration,
+    /// For everything: the session ends at this instant.
+    pub deadline: Instant,
+}
+
+/// Why talking to upsd failed. The message names the step (the command
+/// sent; never a password).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The host name did not resolve.
+    #[error("resolving {host}: {detail}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// Why.
+        detail: String,
+    },
+    /// The TCP connection failed.
+    #[error("connecting: {0}")]
+    Connect(#[source] std::io::Error),
+    /// A step did not finish in time.
+    #[error("{step}: {why}")]
+    Timeout {
+        /// The step.
+        step: String,
+        /// Which bound ran out.
+        why: &'static str,
+    },
+    /// Reading or writing failed.
+    #[error("{step}: {source}")]
+    Io {
+        /// The step.
+        step: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server closed the connection.
+    #[error("{step}: connection closed by the server")]
+    Closed {
+        /// The step.
+        step: String,
+    },
+    /// A reply line was longer than the limit.
+    #[error("{step}: reply line longer than {limit} bytes (not upsd?)")]
+    LineTooLong {
+        /// The step.
+        step: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A list reply was larger than the limit.
+    #[error("{step}: reply larger than {limit} bytes")]
+    ReplyTooLarge {
+        /// The step.
+        step: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// upsd answered `ERR <code>`.
+    #[error("{step}: upsd answered ERR {code}")]
+    Server {
+        /// The step.
+        step: String,
+        /// The code, e.g. `DATA-STALE`, `UNKNOWN-UPS`, `ACCESS-DENIED`.
+        code: String,
+    },
+    /// A reply did not have the protocol's shape.
+    #[error("{step}: {source}")]
+    Protocol {
+        /// The step.
+        step: String,
+        /// What was wrong.
+        #[source]
+        source: ParseError,
+    },
+}
+
+impl ClientError {
+    /// The upsd error code when the server answered `ERR`.
+    pub fn server_code(&self) -> Option<&str> {
+        match self {
+            ClientError::Server { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// One connection to upsd.
+pub struct Session {
+    io: BufReader<TcpStream>,
+    timeouts: Timeouts,
+    limits: Limits,
+}
+
+impl Session {
+    /// Connects to the first address of `addr` that answers.
+    pub async fn connect(addr: &Address, timeouts: Timeouts, limits: Limits) -> Result<Self, ClientError> {
+        let connect_by = timeouts.deadline.min(Instant::now() + timeouts.connect);
+        let resolved = tokio::time::timeout_at(connect_by, tokio::net::lookup_host((addr.host.as_str(), addr.port)))
+            .await
+            .map_err(|_| ClientError::Resolve { host: addr.host.clone(), detail: "timed out".into() })?
+            .map_err(|e| ClientError::Resolve { host: addr.host.clone(), detail: e.to_string() })?;
+        let mut last_err = None;
+        for sockaddr in resolved.take(8) {
+            match tokio::time::timeout_at(connect_by, TcpStream::connect(sockaddr)).await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(Self { io: BufReader::with_capacity(8 * 1024, stream), timeouts, limits });
+                }
+                Ok(Err(e)) => last_err = Some(ClientError::Connect(e)),
+                Err(_) => {
+                    let why = if connect_by == timeouts.deadline { "deadline reached" } else { "connect timeout" };
+                    return Err(ClientError::Timeout { step: "connecting".into(), why });
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| ClientError::Resolve { host: addr.host.clone(), detail: "no address".into() }))
+    }
+
+    /// The instant the next read or write must finish by, and why.
+    fn io_bound(&self) -> (Instant, &'static str) {
+        let io = Instant::now() + self.timeouts.io;
+        if io < self.timeouts.deadline {
+            (io, "no reply within the read timeout")
+        } else {
+            (self.timeouts.deadline, "deadline reached")
+        }
+    }
+
+    async fn send(&mut self, step: &str, line: &str) -> Result<(), ClientError> {
+        let (by, why) = self.io_bound();
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        let stream = self.io.get_mut();
+        match tokio::time::timeout_at(by, stream.write_all(&buf)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(ClientError::Io { step: step.to_owned(), source }),
+            Err(_) => Err(ClientError::Timeout { step: step.to_owned(), why }),
+        }
+    }
+
+    /// Reads one line (without its `\n` or `\r\n`), at most
+    /// `limits.max_line` bytes; invalid UTF-8 is replaced.
+    async fn read_line(&mut self, step: &str) -> Result<String, ClientError> {
+        let mut line: Vec<u8> = Vec::new();
+        loop {
+            let (by, why) = self.io_bound();
+            let max = self.limits.max_line;
+            let (used, done) = {
+                let buf = match tokio::time::timeout_at(by, self.io.fill_buf()).await {
+                    Ok(Ok(buf)) => buf,
+                    Ok(Err(source)) => return Err(ClientError::Io { step: step.to_owned(), source }),
+                    Err(_) => return Err(ClientError::Timeout { step: step.to_owned(), why }),
+                };
+                if buf.is_empty() {
+                    return Err(ClientError::Closed { step: step.to_owned() });
+                }
+                let (take, used, done) = match buf.iter().position(|&b| b == b'\n') {
+                    Some(i) => (i, i + 1, true),
+                    None => (buf.len(), buf.len(), false),
+                };
+                if line.len() + take > max {
+                    return Err(ClientError::LineTooLong { step: step.to_owned(), limit: max });
+                }
+                line.extend_from_slice(&buf[..take]);
+                (used, done)
+            };
+            self.io.consume(used);
+            if done {
+                break;
+            }
+        }
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(match String::from_utf8(line) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// Sends a command and reads its one-line reply, turning `ERR` into an error.
+    async fn simple(&mut self, step: &str, command: &str) -> Result<String, ClientError> {
+        self.send(step, command).await?;
+        let reply = self.read_line(step).await?;
+        if let Some(code) = parse::err_code(&reply) {
+            return Err(ClientError::Server { step: step.to_owned(), code: code.to_owned() });
+        }
+        Ok(reply)
+    }
+
+    /// `USERNAME` and `PASSWORD`; each must be answered `OK`.
+    pub async fn authenticate(&mut self, username: &str, password: &str) -> Result<(), ClientError> {
+        for (step, command) in [("USERNAME", format!("USERNAME {}", quote(username))), ("PASSWORD", format!("PASSWORD {}", quote(password)))] {
+            let reply = self.simple(step, &command).await?;
+            if !reply.starts_with("OK") {
+                return Err(ClientError::Protocol {
+                    step: step.into(),
+                    source: ParseError::Unexpected { expected: "OK", line: parse::excerpt(&reply) },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `VER`: the server's banner, e.g. `Network UPS Tools upsd 2.8.0 - ...`.
+    pub async fn version(&mut self) -> Result<String, ClientError> {
+        self.simple("VER", "VER").await
+    }
+
+    /// `LIST <what>`: the item lines between `BEGIN LIST <what>` and
+    /// `END LIST <what>`, at most `limits.max_reply` bytes in all.
+    async fn list(&mut self, what: &str) -> Result<Vec<String>, ClientError> {
+        let step = format!("LIST {what}");
+        self.send(&step, &step).await?;
+        let first = self.read_line(&step).await?;
+        if let Some(code) = parse::err_code(&first) {
+            return Err(ClientError::Server { step, code: code.to_owned() });
+        }
+        let begin = format!("BEGIN {step}");
+        if !same_words(&first, &begin) {
+            return Err(ClientError::Protocol {
+                step,
+                source: ParseError::Unexpected { expected: "BEGIN LIST", line: parse::excerpt(&first) },
+            });
+        }
+        let end = format!("END {step}");
+        let mut items = Vec::new();
+        let mut total = first.len();
+        loop {
+            let line = self.read_line(&step).await?;
+            total += line.len() + 1;
+            if total > self.limits.max_reply {
+                return Err(ClientError::ReplyTooLarge { step, limit: self.limits.max_reply });
+            }
+            if same_words(&line, &end) {
+                return Ok(items);
+            }
+            if let Some(code) = parse::err_code(&line) {
+                return Err(ClientError::Server { step, code: code.to_owned() });
+            }
+            items.push(line);
+        }
+    }
+
+    /// `LIST UPS`: every UPS this upsd serves.
+    pub async fn list_ups(&mut self) -> Result<Vec<UpsEntry>, ClientError> {
+        let lines = self.list("UPS").await?;
+        lines
+            .iter()
+            .map(|l| parse::parse_ups_line(l).map_err(|source| ClientError::Protocol { step: "LIST UPS".into(), source }))
+            .collect()
+    }
+
+    /// `LIST VAR <ups>`: its variables as (name, value) in upsd's order.
+    pub async fn list_var(&mut self, ups: &str) -> Result<Vec<(String, String)>, ClientError> {
+        let lines = self.list(&format!("VAR {ups}")).await?;
+        lines
+            .iter()
+            .map(|l| {
+                parse::parse_var_line(ups, l)
+                    .map_err(|source| ClientError::Protocol { step: format!("LIST VAR {ups}"), source })
+            })
+            .collect()
+    }
+
+    /// Says `LOGOUT` without waiting for the answer, then closes.
+    pub async fn logout(mut self) {
+        let by = self.timeouts.deadline.min(Instant::now() + Duration::from_millis(100));
+        let _ = tokio::time::timeout_at(by, self.io.get_mut().write_all(b"LOGOUT\n")).await;
+    }
+}
+
+/// True when two lines hold the same words (upsd separates them by one space).
+fn same_words(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
+}
+
+/// An argument for a command line: quoted, with `"` and `\` escaped, so a
+/// password with spaces or quotes stays one argument.
+fn quote(arg: &str) -> String {
+    let mut out = String::with_capacity(arg.len() + 2);
+    out.push('"');
+    for c in arg.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        // A line break would end the command: drop it.
+        if c != '\n' && c != '\r' {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(Address::parse("nas").unwrap(), Address { host: "nas".into(), port: 3493 });
+        assert_eq!(Address::parse("127.0.0.1:1234").unwrap().to_string(), "127.0.0.1:1234");
+        assert_eq!(Address::parse("[::1]:99").unwrap(), Address { host: "::1".into(), port: 99 });
+        assert_eq!(Address::parse("[::1]").unwrap().to_string(), "[::1]:3493");
+        assert_eq!(Address::parse("fe80::1").unwrap().port, 3493);
+        for bad in ["", "nas:", "nas:0", "nas:99999", "nut://nas", "user:pw@nas", "[::1", "[::1]x", "a b"] {
+            assert!(Address::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("pa ss\"w\\d\n"), "\"pa ss\\\"w\\\\d\"");
+        let line = format!("PASSWORD {}", quote("a \"b\" \\c"));
+        let words = parse::split_words(&line).unwrap();
+        assert_eq!(words[1], "a \"b\" \\c");
+    }
+
+    #[test]
+    fn words_compare_loosely() {
+        assert!(same_words("BEGIN LIST VAR ups1", "BEGIN  LIST VAR ups1 "));
+        assert!(!same_words("BEGIN LIST VAR ups1", "BEGIN LIST VAR ups2"));
+    }
+}

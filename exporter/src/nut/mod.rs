@@ -1,0 +1,369 @@
+//! The `nut` collector: UPS metrics from NUT's upsd over its TCP protocol.
+//!
+//! On each scrape it asks every configured upsd (`--collector.nut.target`,
+//! `nut.servers` in the config file), concurrently, for `VER`, `LIST UPS`
+//! and `LIST VAR` of each UPS, under a per-target deadline bounded by the
+//! scrape's. A target that cannot be reached reports
+//! `homelab_exporter_target_up{collector="nut",target} 0` and fails the
+//! collector without costing the other targets' series; a UPS that upsd
+//! answers with `ERR` (DATA-STALE, DRIVER-NOT-CONNECTED, ...) reports
+//! `nut_ups_up 0` and `nut_ups_error{code}` without failing anything.
+//!
+//! [`client`] speaks the protocol, [`parse`] holds the pure parsers and
+//! [`metrics`] the names and the conversion into a snapshot.
+//! STARTTLS is not supported yet: use it on a trusted network or tunnel it.
+
+pub mod client;
+pub mod metrics;
+pub mod parse;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::cli::Settings;
+use crate::collector::{AsyncCollector, Collector, Error, GatherFuture, Scrape};
+use crate::metrics::Snapshot;
+use crate::registry::BuildError;
+
+use client::{Address, ClientError, Limits, Session, Timeouts};
+use metrics::UpsData;
+
+/// How long connecting to one upsd may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one read or write may wait for progress.
+const IO_TIMEOUT: Duration = Duration::from_secs(3);
+/// At most this many UPSes are read from one upsd.
+const MAX_UPS_PER_TARGET: usize = 256;
+
+/// Flags of the `nut` collector.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Options {
+    /// upsd to read every UPS from, as HOST[:PORT] (port 3493 when omitted); repeatable.
+    #[arg(long = "collector.nut.target", value_name = "HOST[:PORT]")]
+    pub nut_target: Vec<String>,
+    /// User name for the upsd targets given by flag (reading variables usually needs none).
+    #[arg(long = "collector.nut.username")]
+    pub nut_username: Option<String>,
+    /// File holding the password of --collector.nut.username.
+    #[arg(long = "collector.nut.password-file")]
+    pub nut_password_file: Option<PathBuf>,
+    /// Also export every numeric NUT variable with the Go NUT exporter's names (network_ups_tools_*).
+    #[arg(long = "collector.nut.raw", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub nut_raw: bool,
+    /// Longest time one upsd may take per scrape (also bounded by the scrape timeout).
+    #[arg(long = "collector.nut.timeout", default_value = "5s", value_parser = parse_duration)]
+    pub nut_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { nut_target: Vec::new(), nut_username: None, nut_password_file: None, nut_raw: false, nut_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Parses a duration such as `5s`, `500ms`, `1m` or `2.5s`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 5s or 500ms"))?;
+    let seconds = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s or m)")),
+    };
+    if !(seconds > 0.0 && seconds <= 3600.0) {
+        return Err(format!("{text:?}: must be more than 0 and at most 1h"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The `nut:` section of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// upsd servers, in addition to those given with `--collector.nut.target`.
+    #[serde(default)]
+    pub servers: Vec<ServerConfig>,
+}
+
+/// One upsd in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `HOST[:PORT]` (port 3493 when omitted).
+    pub target: String,
+    /// User name sent with `USERNAME` (optional).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// File holding the password (trailing newline removed).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Name of an environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Only these UPSes (default: every UPS upsd lists).
+    #[serde(default)]
+    pub ups: Vec<String>,
+}
+
+/// A password, never printed.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// One upsd to scrape.
+#[derive(Debug)]
+struct Target {
+    address: Address,
+    /// `host:port`, the `target` label.
+    label: String,
+    credentials: Option<(String, Secret)>,
+    only: Vec<String>,
+}
+
+/// Variables of a UPS, or the code of upsd's `ERR` reply.
+type VarsOrErr = Result<Vec<(String, String)>, String>;
+
+/// What one target answered.
+struct TargetData {
+    version: Option<String>,
+    /// (name, description, variables) of each UPS.
+    upses: Vec<(String, String, VarsOrErr)>,
+}
+
+/// The collector.
+struct NutCollector {
+    targets: Vec<Arc<Target>>,
+    raw: bool,
+    timeout: Duration,
+    /// Last error per target and per `target/ups`, to log changes only.
+    seen: Mutex<HashMap<String, Option<String>>>,
+}
+
+fn build_error(detail: impl Into<String>) -> BuildError {
+    BuildError { collector: "nut", detail: detail.into() }
+}
+
+fn read_password_file(path: &Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading password file {}: {e}", path.display()))?;
+    let pw = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    if pw.is_empty() {
+        return Err(format!("password file {} is empty", path.display()));
+    }
+    Ok(Secret(pw.to_owned()))
+}
+
+/// Builds the collector; `Ok(None)` when no upsd is configured.
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    let opts = &settings.flags.nut;
+    let mut targets: Vec<Target> = Vec::new();
+
+    let flag_credentials = match (&opts.nut_username, &opts.nut_password_file) {
+        (Some(user), Some(file)) => Some((user.clone(), read_password_file(file).map_err(build_error)?)),
+        (None, None) => None,
+        _ => return Err(build_error("--collector.nut.username and --collector.nut.password-file go together")),
+    };
+    for text in &opts.nut_target {
+        let address = Address::parse(text).map_err(|e| build_error(format!("--collector.nut.target: {e}")))?;
+        targets.push(Target { label: address.to_string(), address, credentials: flag_credentials.clone(), only: Vec::new() });
+    }
+
+    if let Some(loaded) = &settings.config {
+        if let Some(cfg) = &loaded.file.nut {
+            for (i, server) in cfg.servers.iter().enumerate() {
+                let at = |key: &str, detail: String| build_error(loaded.error_at_key(key, format!("nut.servers[{i}].{key}: {detail}")).to_string());
+                let address = Address::parse(&server.target).map_err(|e| at("target", e))?;
+                let password = match (&server.password_file, &server.password_env) {
+                    (Some(_), Some(_)) => return Err(at("password_env", "give password_file or password_env, not both".into())),
+                    (Some(file), None) => Some(read_password_file(file).map_err(|e| at("password_file", e))?),
+                    (None, Some(var)) => match std::env::var(var) {
+                        Ok(v) if !v.is_empty() => Some(Secret(v)),
+                        _ => return Err(at("password_env", format!("environment variable {var} is not set"))),
+                    },
+                    (None, None) => None,
+                };
+                let credentials = match (&server.username, password) {
+                    (Some(u), Some(p)) => Some((u.clone(), p)),
+                    (None, None) => None,
+                    (Some(_), None) => return Err(at("username", "needs password_file or password_env".into())),
+                    (None, Some(_)) => return Err(at("username", "a password needs a username".into())),
+                };
+                if let Some(bad) = server.ups.iter().find(|u| !parse::valid_name(u)) {
+                    return Err(at("ups", format!("{bad:?} is not a UPS name")));
+                }
+                targets.push(Target { label: address.to_string(), address, credentials, only: server.ups.clone() });
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let mut labels = HashSet::new();
+    for t in &targets {
+        if !labels.insert(t.label.as_str()) {
+            return Err(build_error(format!("target {} is configured twice", t.label)));
+        }
+    }
+    Ok(Some(Collector::network(NutCollector {
+        targets: targets.into_iter().map(Arc::new).collect(),
+        raw: opts.nut_raw,
+        timeout: opts.nut_timeout,
+        seen: Mutex::new(HashMap::new()),
+    })))
+}
+
+/// Asks one upsd for everything it serves.
+async fn query_target(target: &Target, deadline: Instant) -> Result<TargetData, ClientError> {
+    let timeouts = Timeouts { connect: CONNECT_TIMEOUT, io: IO_TIMEOUT, deadline };
+    let mut session = Session::connect(&target.address, timeouts, Limits::default()).await?;
+    if let Some((user, password)) = &target.credentials {
+        session.authenticate(user, &password.0).await?;
+    }
+    let version = match session.version().await {
+        Ok(banner) => Some(parse::parse_version(&banner)),
+        Err(e) if e.server_code().is_some() => None,
+        Err(e) => return Err(e),
+    };
+    let listed = session.list_ups().await?;
+    let mut upses = Vec::with_capacity(listed.len().min(MAX_UPS_PER_TARGET));
+    for entry in listed.into_iter().filter(|e| target.only.is_empty() || target.only.contains(&e.name)) {
+        if upses.len() >= MAX_UPS_PER_TARGET {
+            tracing::debug!(nut_target = %target.label, limit = MAX_UPS_PER_TARGET, "upsd lists more UPSes than are read");
+            break;
+        }
+        let vars = match session.list_var(&entry.name).await {
+            Ok(v) => Ok(v),
+            Err(ClientError::Server { code, .. }) => Err(code),
+            Err(e) => return Err(e),
+        };
+        upses.push((entry.name, entry.description, vars));
+    }
+    for name in &target.only {
+        if !upses.iter().any(|(n, _, _)| n == name) {
+            upses.push((name.clone(), String::new(), Err("UNKNOWN-UPS".to_owned())));
+        }
+    }
+    session.logout().await;
+    Ok(TargetData { version, upses })
+}
+
+impl NutCollector {
+    /// Logs a change of state of `key` (a target or a UPS) once, not on every scrape.
+    fn note(&self, next: &mut HashMap<String, Option<String>>, previous: &HashMap<String, Option<String>>, key: String, error: Option<String>) {
+        match (previous.get(&key), &error) {
+            (Some(Some(old)), Some(new)) if old == new => {}
+            (_, Some(new)) => tracing::warn!(source = %key, err = %new, "NUT source failing"),
+            (Some(Some(_)), None) => tracing::info!(source = %key, "NUT source recovered"),
+            _ => {}
+        }
+        next.insert(key, error);
+    }
+
+    async fn gather_all(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let scrape_deadline = Instant::from_std(scrape.deadline);
+        let remaining = scrape.remaining();
+        // Leave the engine a moment to take our snapshot before its deadline.
+        let margin = (remaining / 20).min(Duration::from_millis(250));
+        let deadline = scrape_deadline.checked_sub(margin).unwrap_or(scrape_deadline).min(Instant::now() + self.timeout);
+
+        let mut set = tokio::task::JoinSet::new();
+        for (index, target) in self.targets.iter().enumerate() {
+            let target = Arc::clone(target);
+            set.spawn(async move { (index, query_target(&target, deadline).await) });
+        }
+        let mut results: Vec<Option<Result<TargetData, ClientError>>> = self.targets.iter().map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            if let Ok((index, result)) = joined {
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = Some(result);
+                }
+            }
+        }
+
+        let previous = self.seen.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+        let mut next = HashMap::with_capacity(previous.len());
+        let mut failures = Vec::new();
+        let mut used_labels: HashSet<String> = HashSet::new();
+        for (target, result) in self.targets.iter().zip(results) {
+            let data = match result {
+                Some(Ok(data)) => data,
+                Some(Err(e)) => {
+                    metrics::emit_target_up(out, &target.label, false);
+                    self.note(&mut next, &previous, target.label.clone(), Some(e.to_string()));
+                    failures.push(format!("{}: {e}", target.label));
+                    continue;
+                }
+                None => {
+                    metrics::emit_target_up(out, &target.label, false);
+                    failures.push(format!("{}: query task failed", target.label));
+                    continue;
+                }
+            };
+            metrics::emit_target_up(out, &target.label, true);
+            self.note(&mut next, &previous, target.label.clone(), None);
+            if let Some(v) = &data.version {
+                metrics::emit_server(out, &target.label, v);
+            }
+            for (name, description, vars) in data.upses {
+                let mut label = name;
+                if used_labels.contains(&label) {
+                    // Two upsd serve a UPS of the same name: NUT's own notation keeps them apart.
+                    label = format!("{label}@{}", target.label);
+                }
+                used_labels.insert(label.clone());
+                let error = vars.as_ref().err().map(|code| format!("LIST VAR answered ERR {code}"));
+                self.note(&mut next, &previous, format!("{}/{label}", target.label), error);
+                metrics::emit_ups(out, &UpsData { label, description, vars }, self.raw);
+            }
+        }
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = next;
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Other(format!("{} of {} NUT targets failed: {}", failures.len(), self.targets.len(), failures.join("; "))))
+        }
+    }
+}
+
+impl AsyncCollector for NutCollector {
+    fn gather<'a>(&'a self, scrape: &'a Scrape, out: &'a mut Snapshot) -> GatherFuture<'a> {
+        Box::pin(self.gather_all(scrape, out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2.5s"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        for bad in ["", "s", "0s", "-1s", "5h", "1x", "2h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret("hunter2".into())), "<secret>");
+    }
+}

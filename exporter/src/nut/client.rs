@@ -420,6 +420,133 @@ mod tests {
         assert_eq!(words[1], "a \"b\" \\c");
     }
 
+    /// A fake server on 127.0.0.1: answers each command line with `reply(line)`.
+    async fn fake(reply: fn(&str) -> Vec<u8>) -> Address {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (r, mut w) = stream.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if w.write_all(&reply(&line)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Address { host: "127.0.0.1".into(), port }
+    }
+
+    fn timeouts(io_ms: u64) -> Timeouts {
+        Timeouts { connect: Duration::from_secs(2), io: Duration::from_millis(io_ms), deadline: Instant::now() + Duration::from_secs(5) }
+    }
+
+    fn upsd(line: &str) -> Vec<u8> {
+        match line {
+            "VER" => b"Network UPS Tools upsd 2.8.0 - http://www.networkupstools.org/\n".to_vec(),
+            "LIST UPS" => b"BEGIN LIST UPS\nUPS a \"The \\\"A\\\" one\"\nUPS b \"B\"\nEND LIST UPS\n".to_vec(),
+            "LIST VAR a" => b"BEGIN LIST VAR a\r\nVAR a ups.status \"OL CHRG\"\r\nVAR a battery.charge \"87\"\r\nEND LIST VAR a\r\n".to_vec(),
+            "LIST VAR b" => b"ERR DATA-STALE\n".to_vec(),
+            l if l.starts_with("USERNAME ") || l.starts_with("PASSWORD ") => b"OK\n".to_vec(),
+            _ => b"ERR UNKNOWN-COMMAND\n".to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn talks_to_an_upsd() {
+        let addr = fake(upsd).await;
+        let mut s = Session::connect(&addr, timeouts(1000), Limits::default()).await.unwrap();
+        s.authenticate("mon", "pa ss").await.unwrap();
+        assert_eq!(parse::parse_version(&s.version().await.unwrap()), "2.8.0");
+        let upses = s.list_ups().await.unwrap();
+        assert_eq!(upses.len(), 2);
+        assert_eq!(upses[0].description, "The \"A\" one");
+        let vars = s.list_var("a").await.unwrap();
+        assert_eq!(vars, vec![("ups.status".to_owned(), "OL CHRG".to_owned()), ("battery.charge".to_owned(), "87".to_owned())]);
+        let err = s.list_var("b").await.unwrap_err();
+        assert_eq!(err.server_code(), Some("DATA-STALE"));
+        // The session goes on after an ERR.
+        assert_eq!(s.list_var("a").await.unwrap().len(), 2);
+        s.logout().await;
+    }
+
+    #[tokio::test]
+    async fn garbage_is_a_clear_protocol_error() {
+        let addr = fake(|_| b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()).await;
+        let mut s = Session::connect(&addr, timeouts(1000), Limits::default()).await.unwrap();
+        let err = s.list_ups().await.unwrap_err().to_string();
+        assert!(err.starts_with("LIST UPS: expected BEGIN LIST, got \"HTTP/1.1 400"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_huge_line_is_refused_after_the_limit() {
+        // 10 MB without a line end.
+        let addr = fake(|_| vec![b'x'; 10 * 1024 * 1024]).await;
+        let limits = Limits::default();
+        let mut s = Session::connect(&addr, timeouts(2000), limits).await.unwrap();
+        let err = s.version().await.unwrap_err();
+        assert!(matches!(err, ClientError::LineTooLong { limit, .. } if limit == limits.max_line), "{err}");
+        assert_eq!(err.to_string(), "VER: reply line longer than 65536 bytes (not upsd?)");
+    }
+
+    #[tokio::test]
+    async fn a_huge_list_is_refused_after_the_limit() {
+        let addr = fake(|_| {
+            let mut r = b"BEGIN LIST UPS\n".to_vec();
+            for i in 0..10_000 {
+                r.extend_from_slice(format!("UPS u{i} \"desc\"\n").as_bytes());
+            }
+            r
+        })
+        .await;
+        let limits = Limits { max_line: 1024, max_reply: 16 * 1024 };
+        let mut s = Session::connect(&addr, timeouts(2000), limits).await.unwrap();
+        let err = s.list_ups().await.unwrap_err();
+        assert!(matches!(err, ClientError::ReplyTooLarge { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn silence_and_hangups_end_in_time() {
+        let silent = fake(|_| Vec::new()).await;
+        let mut s = Session::connect(&silent, timeouts(200), Limits::default()).await.unwrap();
+        let start = std::time::Instant::now();
+        let err = s.version().await.unwrap_err();
+        assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
+        assert!(start.elapsed() < Duration::from_millis(1000));
+
+        // The session deadline bounds a server that trickles.
+        let t = Timeouts { connect: Duration::from_secs(2), io: Duration::from_secs(2), deadline: Instant::now() + Duration::from_millis(300) };
+        let mut s = Session::connect(&silent, t, Limits::default()).await.unwrap();
+        let err = s.version().await.unwrap_err().to_string();
+        assert_eq!(err, "VER: deadline reached");
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                drop(stream);
+            }
+        });
+        let addr = Address { host: "127.0.0.1".into(), port };
+        let mut s = Session::connect(&addr, timeouts(1000), Limits::default()).await.unwrap();
+        let err = s.version().await.unwrap_err();
+        assert!(matches!(err, ClientError::Closed { .. } | ClientError::Io { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_a_connect_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let addr = Address { host: "127.0.0.1".into(), port };
+        let err = Session::connect(&addr, timeouts(1000), Limits::default()).await.err().unwrap();
+        assert!(err.to_string().starts_with("connecting: "), "{err}");
+    }
+
     #[test]
     fn words_compare_loosely() {
         assert!(same_words("BEGIN LIST VAR ups1", "BEGIN  LIST VAR ups1 "));

@@ -38,7 +38,8 @@ impl Address {
             return Err("empty target".into());
         }
         if t.contains("://") || t.contains('@') || t.contains('/') {
-            return Err(format!("{t:?} is not HOST[:PORT] (no URLs, no user names: put credentials in the config file)"));
+            // Not echoed: it may hold a password.
+            return Err("not HOST[:PORT] (no URLs, no user names: put credentials in the config file)".into());
         }
         let (host, port) = if let Some(rest) = t.strip_prefix('[') {
             let (h, after) = rest.split_once(']').ok_or_else(|| format!("{t:?}: missing ']'"))?;

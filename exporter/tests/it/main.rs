@@ -7,3 +7,4 @@ mod common;
 mod docs;
 mod e2e;
 mod engine;
+mod nut;

@@ -698,6 +698,7 @@ fn garbage_and_a_10_mb_line_give_clear_errors_with_bounded_memory() {
         assert_eq!(value(&p, "nut_ups_up", &[("ups", "ups3")]), Some(1.0), "{text}");
     }
     let after = peak_rss(exporter.pid());
+    println!("exporter peak RSS: {before} bytes before, {after} bytes after three scrapes");
     assert!(after < before + 4 * 1024 * 1024, "peak RSS grew from {before} to {after} bytes");
     let page = landing_page(&exporter);
     assert!(page.contains("expected BEGIN LIST"), "{page}");

@@ -29,6 +29,7 @@ pub struct LastStatus {
 pub struct Engine {
     collectors: Vec<(&'static str, Collector)>,
     last: Mutex<Vec<LastStatus>>,
+    nut_probe: Option<crate::nut::Prober>,
 }
 
 /// A collector's failure as the engine reports it.
@@ -65,7 +66,14 @@ impl Engine {
                 collectors.push((entry.name, c));
             }
         }
-        Ok(Self::from_collectors(collectors))
+        let mut engine = Self::from_collectors(collectors);
+        engine.nut_probe = crate::nut::build_prober(settings)?;
+        Ok(engine)
+    }
+
+    /// The handler of `/probe?module=nut`, when `--collector.nut.probe` is on.
+    pub fn nut_probe(&self) -> Option<&crate::nut::Prober> {
+        self.nut_probe.as_ref()
     }
 
     /// An engine over collectors built elsewhere (tests).
@@ -74,7 +82,7 @@ impl Engine {
             .iter()
             .map(|(name, _)| LastStatus { name, ..Default::default() })
             .collect();
-        Self { collectors, last: Mutex::new(last) }
+        Self { collectors, last: Mutex::new(last), nut_probe: None }
     }
 
     /// The status of every collector after its last scrape.

@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::encode::{self, Format};
+use crate::metrics::Snapshot;
 use crate::scrape::Engine;
 
 /// Scrape timeout assumed when Prometheus sends none.
@@ -141,6 +142,7 @@ impl Server {
             return self.metrics(&req).await;
         }
         match path {
+            "/probe" if is_read => self.probe(&req).await,
             "/" if is_read => self.landing(),
             "/-/healthy" | "/-/ready" if is_read => plain(StatusCode::OK, "Healthy\n"),
             "/" | "/-/healthy" | "/-/ready" => plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n"),
@@ -156,30 +158,50 @@ impl Server {
         if self.max_requests > 0 && previous >= self.max_requests {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
         }
-        let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
-        let gzip = req
-            .headers()
-            .get(ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(accepts_gzip);
         let snapshots = self.engine.scrape(deadline).await;
-        let families = encode::merge(snapshots);
-        let mut body = Vec::with_capacity(64 * 1024);
-        encode::encode(&families, format, &mut body);
-        let mut builder = Response::builder()
-            .status(StatusCode::OK)
-            .header(CONTENT_TYPE, format.content_type());
-        if gzip {
-            use std::io::Write as _;
-            let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-            if enc.write_all(&body).is_ok() {
-                if let Ok(zipped) = enc.finish() {
-                    body = zipped;
-                    builder = builder.header(CONTENT_ENCODING, "gzip");
-                }
+        render(req, snapshots)
+    }
+
+    /// `/probe?module=nut&target=HOST:PORT`: one upsd, when probing is on
+    /// and the target is configured or allowed.
+    async fn probe(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let Some(prober) = self.engine.nut_probe() else {
+            return plain(StatusCode::NOT_FOUND, "probing is off: start with --collector.nut.probe\n");
+        };
+        let (mut module, mut target) = (None, None);
+        for pair in req.uri().query().unwrap_or("").split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "module" => module = Some(percent_decode(value)),
+                "target" => target = Some(percent_decode(value)),
+                _ => {}
             }
         }
-        builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response\n"))
+        if !matches!(module.as_ref().map(|m| m.as_deref()), None | Some(Some("nut"))) {
+            return plain(StatusCode::BAD_REQUEST, "unknown module: the only module is nut\n");
+        }
+        let Some(Some(target)) = target else {
+            return plain(StatusCode::BAD_REQUEST, "missing or malformed target parameter (HOST:PORT)\n");
+        };
+        let deadline = deadline_from_header(req.headers().get("x-prometheus-scrape-timeout-seconds"), Instant::now());
+        let previous = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let _guard = InFlight(&self.in_flight);
+        if self.max_requests > 0 && previous >= self.max_requests {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
+        }
+        match prober.probe(&target, deadline).await {
+            Ok(snapshot) => render(req, vec![snapshot]),
+            Err(e) => {
+                let status = match e {
+                    crate::nut::ProbeError::NotAllowed(_) => StatusCode::FORBIDDEN,
+                    crate::nut::ProbeError::BadTarget(_) => StatusCode::BAD_REQUEST,
+                };
+                let mut resp = Response::new(Full::new(Bytes::from(format!("{e}\n"))));
+                *resp.status_mut() = status;
+                resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+                resp
+            }
+        }
     }
 
     fn landing(&self) -> Response<Full<Bytes>> {
@@ -213,12 +235,65 @@ impl Server {
     }
 }
 
+/// Encodes snapshots as the request asks: format and compression.
+fn render(req: &Request<Incoming>, snapshots: Vec<Snapshot>) -> Response<Full<Bytes>> {
+    let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
+    let gzip = req
+        .headers()
+        .get(ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(accepts_gzip);
+    let families = encode::merge(snapshots);
+    let mut body = Vec::with_capacity(64 * 1024);
+    encode::encode(&families, format, &mut body);
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(CONTENT_TYPE, format.content_type());
+    if gzip {
+        use std::io::Write as _;
+        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+        if enc.write_all(&body).is_ok() {
+            if let Ok(zipped) = enc.finish() {
+                body = zipped;
+                builder = builder.header(CONTENT_ENCODING, "gzip");
+            }
+        }
+    }
+    builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response\n"))
+}
+
 struct InFlight<'a>(&'a AtomicUsize);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Decodes a query parameter value (`%XX` escapes, `+` as space); `None`
+/// when an escape is malformed or the result is not UTF-8.
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = value.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn accepts_gzip(header: &str) -> bool {
@@ -261,6 +336,15 @@ mod tests {
         assert_eq!(deadline_from_header(None, now) - now, Duration::from_millis(9500));
         let bad = HeaderValue::from_static("-1");
         assert_eq!(deadline_from_header(Some(&bad), now) - now, Duration::from_millis(9500));
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(percent_decode("127.0.0.1%3A3493").as_deref(), Some("127.0.0.1:3493"));
+        assert_eq!(percent_decode("%5B%3A%3A1%5D:1").as_deref(), Some("[::1]:1"));
+        assert_eq!(percent_decode("a+b").as_deref(), Some("a b"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //!
 //! [`client`] speaks the protocol, [`parse`] holds the pure parsers and
 //! [`metrics`] the names and the conversion into a snapshot.
+//! With `--collector.nut.probe`, [`Prober`] also answers
+//! `/probe?module=nut&target=HOST:PORT` for the configured targets and an
+//! allow-list, never for any other address.
 //! STARTTLS is not supported yet: use it on a trusted network or tunnel it.
 
 pub mod client;
@@ -59,11 +62,25 @@ pub struct Options {
     /// Longest time one upsd may take per scrape (also bounded by the scrape timeout).
     #[arg(long = "collector.nut.timeout", default_value = "5s", value_parser = parse_duration)]
     pub nut_timeout: Duration,
+    /// Serve /probe?module=nut&target=HOST:PORT for the configured targets and those of --collector.nut.probe-allow.
+    #[arg(long = "collector.nut.probe", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub nut_probe: bool,
+    /// Another upsd that /probe may query, as HOST[:PORT]; repeatable.
+    #[arg(long = "collector.nut.probe-allow", value_name = "HOST[:PORT]")]
+    pub nut_probe_allow: Vec<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { nut_target: Vec::new(), nut_username: None, nut_password_file: None, nut_raw: false, nut_timeout: Duration::from_secs(5) }
+        Self {
+            nut_target: Vec::new(),
+            nut_username: None,
+            nut_password_file: None,
+            nut_raw: false,
+            nut_timeout: Duration::from_secs(5),
+            nut_probe: false,
+            nut_probe_allow: Vec::new(),
+        }
     }
 }
 
@@ -144,13 +161,55 @@ struct TargetData {
     upses: Vec<(String, String, VarsOrErr)>,
 }
 
-/// The collector.
-struct NutCollector {
-    targets: Vec<Arc<Target>>,
+/// What the collector and the prober share: settings and logged states.
+struct Shared {
     raw: bool,
     timeout: Duration,
     /// Last error per target and per `target/ups`, to log changes only.
     seen: Mutex<HashMap<String, Option<String>>>,
+}
+
+impl Shared {
+    fn new(opts: &Options) -> Self {
+        Self { raw: opts.nut_raw, timeout: opts.nut_timeout, seen: Mutex::new(HashMap::new()) }
+    }
+}
+
+/// The collector behind `/metrics`.
+struct NutCollector {
+    shared: Shared,
+    targets: Vec<Arc<Target>>,
+}
+
+/// The handler of `/probe?module=nut&target=HOST:PORT`.
+pub struct Prober {
+    shared: Shared,
+    /// The targets it may query, by `host:port`.
+    allowed: HashMap<String, Arc<Target>>,
+}
+
+/// Why a probe was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The `target` parameter is not `HOST[:PORT]`.
+    #[error("target: {0}")]
+    BadTarget(String),
+    /// The target is neither configured nor allowed.
+    #[error("target {0} is not allowed: configure it or add --collector.nut.probe-allow={0}")]
+    NotAllowed(String),
+}
+
+impl Prober {
+    /// Queries one allowed target under `deadline` into a snapshot: its
+    /// series and `homelab_exporter_target_up`, whatever the outcome.
+    pub async fn probe(&self, target: &str, deadline: std::time::Instant) -> Result<Snapshot, ProbeError> {
+        let address = Address::parse(target).map_err(ProbeError::BadTarget)?;
+        let label = address.to_string();
+        let target = self.allowed.get(&label).ok_or(ProbeError::NotAllowed(label))?;
+        let mut out = Snapshot::new();
+        let _failures = self.shared.gather(std::slice::from_ref(target), deadline, &mut out).await;
+        Ok(out)
+    }
 }
 
 fn build_error(detail: impl Into<String>) -> BuildError {
@@ -166,8 +225,8 @@ fn read_password_file(path: &Path) -> Result<Secret, String> {
     Ok(Secret(pw.to_owned()))
 }
 
-/// Builds the collector; `Ok(None)` when no upsd is configured.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+/// Every upsd of the flags and the configuration file, checked.
+fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
     let opts = &settings.flags.nut;
     let mut targets: Vec<Target> = Vec::new();
 
@@ -208,21 +267,53 @@ pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
             }
         }
     }
-    if targets.is_empty() {
-        return Ok(None);
-    }
     let mut labels = HashSet::new();
     for t in &targets {
         if !labels.insert(t.label.as_str()) {
             return Err(build_error(format!("target {} is configured twice", t.label)));
         }
     }
+    Ok(targets)
+}
+
+/// Builds the collector; `Ok(None)` when no upsd is configured.
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    let targets = configured_targets(settings)?;
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let opts = &settings.flags.nut;
     Ok(Some(Collector::network(NutCollector {
+        shared: Shared::new(opts),
         targets: targets.into_iter().map(Arc::new).collect(),
-        raw: opts.nut_raw,
-        timeout: opts.nut_timeout,
-        seen: Mutex::new(HashMap::new()),
     })))
+}
+
+/// Builds the `/probe?module=nut&target=HOST:PORT` handler when
+/// `--collector.nut.probe` is on: it may query the configured targets
+/// (with their credentials and UPS filters) and those of
+/// `--collector.nut.probe-allow`, and nothing else.
+pub fn build_prober(settings: &Settings) -> Result<Option<Prober>, BuildError> {
+    let opts = &settings.flags.nut;
+    if !opts.nut_probe {
+        if !opts.nut_probe_allow.is_empty() {
+            return Err(build_error("--collector.nut.probe-allow needs --collector.nut.probe"));
+        }
+        return Ok(None);
+    }
+    let mut allowed: HashMap<String, Arc<Target>> = HashMap::new();
+    for t in configured_targets(settings)? {
+        allowed.insert(t.label.clone(), Arc::new(t));
+    }
+    for text in &opts.nut_probe_allow {
+        let address = Address::parse(text).map_err(|e| build_error(format!("--collector.nut.probe-allow: {e}")))?;
+        let label = address.to_string();
+        allowed.entry(label.clone()).or_insert_with(|| Arc::new(Target { address, label, credentials: None, only: Vec::new() }));
+    }
+    if allowed.is_empty() {
+        return Err(build_error("--collector.nut.probe needs targets: --collector.nut.target, nut.servers or --collector.nut.probe-allow"));
+    }
+    Ok(Some(Prober { shared: Shared::new(opts), allowed }))
 }
 
 /// Asks one upsd for everything it serves.
@@ -260,7 +351,7 @@ async fn query_target(target: &Target, deadline: Instant) -> Result<TargetData, 
     Ok(TargetData { version, upses })
 }
 
-impl NutCollector {
+impl Shared {
     /// Logs a change of state of `key` (a target or a UPS) once, not on every scrape.
     fn note(&self, next: &mut HashMap<String, Option<String>>, previous: &HashMap<String, Option<String>>, key: String, error: Option<String>) {
         match (previous.get(&key), &error) {
@@ -272,19 +363,22 @@ impl NutCollector {
         next.insert(key, error);
     }
 
-    async fn gather_all(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
-        let scrape_deadline = Instant::from_std(scrape.deadline);
-        let remaining = scrape.remaining();
-        // Leave the engine a moment to take our snapshot before its deadline.
+    /// Queries `targets` concurrently, each until `scrape_deadline` (less a
+    /// margin) or `--collector.nut.timeout`, and emits their series.
+    /// Returns one message per target that failed.
+    async fn gather(&self, targets: &[Arc<Target>], scrape_deadline: std::time::Instant, out: &mut Snapshot) -> Vec<String> {
+        let remaining = scrape_deadline.saturating_duration_since(std::time::Instant::now());
+        let scrape_deadline = Instant::from_std(scrape_deadline);
+        // Leave the caller a moment to take our snapshot before its deadline.
         let margin = (remaining / 20).min(Duration::from_millis(250));
         let deadline = scrape_deadline.checked_sub(margin).unwrap_or(scrape_deadline).min(Instant::now() + self.timeout);
 
         let mut set = tokio::task::JoinSet::new();
-        for (index, target) in self.targets.iter().enumerate() {
+        for (index, target) in targets.iter().enumerate() {
             let target = Arc::clone(target);
             set.spawn(async move { (index, query_target(&target, deadline).await) });
         }
-        let mut results: Vec<Option<Result<TargetData, ClientError>>> = self.targets.iter().map(|_| None).collect();
+        let mut results: Vec<Option<Result<TargetData, ClientError>>> = targets.iter().map(|_| None).collect();
         while let Some(joined) = set.join_next().await {
             if let Ok((index, result)) = joined {
                 if let Some(slot) = results.get_mut(index) {
@@ -297,7 +391,7 @@ impl NutCollector {
         let mut next = HashMap::with_capacity(previous.len());
         let mut failures = Vec::new();
         let mut used_labels: HashSet<String> = HashSet::new();
-        for (target, result) in self.targets.iter().zip(results) {
+        for (target, result) in targets.iter().zip(results) {
             let data = match result {
                 Some(Ok(data)) => data,
                 Some(Err(e)) => {
@@ -332,6 +426,13 @@ impl NutCollector {
         if let Ok(mut seen) = self.seen.lock() {
             *seen = next;
         }
+        failures
+    }
+}
+
+impl NutCollector {
+    async fn gather_all(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let failures = self.shared.gather(&self.targets, scrape.deadline, out).await;
         if failures.is_empty() {
             Ok(())
         } else {

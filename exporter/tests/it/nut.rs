@@ -817,3 +817,47 @@ fn config_file_servers_with_credentials_and_ups_filter() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("config.yaml:3:") && !err.contains("pw@"), "{err}");
 }
+
+/// `/probe?module=nut&target=HOST:PORT`: off unless enabled, only for
+/// configured or allowed targets.
+#[test]
+fn probe_endpoint_serves_allowed_targets_only() {
+    let Some(nut) = NutServer::start(UPSES) else { return };
+    let dead = format!("127.0.0.1:{}", free_port());
+    let exporter = Exporter::start(&[
+        "--collector.disable-defaults".into(),
+        "--collector.loadavg".into(),
+        "--collector.nut.probe".into(),
+        format!("--collector.nut.probe-allow={}", nut.target()),
+        format!("--collector.nut.probe-allow={dead}"),
+    ]);
+    // /metrics does not query the probe-only targets.
+    let (text, _) = scrape(&exporter);
+    assert!(!text.contains("nut_"), "{text}");
+
+    let path = format!("/probe?module=nut&target={}", nut.target().replace(':', "%3A"));
+    let (status, _, body) = exporter.get(&path, &[("X-Prometheus-Scrape-Timeout-Seconds", "5")]);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let p = parse_exposition(&text);
+    assert_eq!(target_up(&p, &nut.target()), Some(1.0), "{text}");
+    for (ups, desc, dev) in UPSES {
+        assert_dev_values(&p, ups, desc, dev);
+    }
+    assert!(!text.contains("node_scrape_collector"), "{text}");
+
+    let (status, _, body) = exporter.get(&format!("/probe?module=nut&target={dead}"), &[]);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(target_up(&parse_exposition(&text), &dead), Some(0.0), "{text}");
+
+    let (status, _, body) = exporter.get("/probe?module=nut&target=127.0.0.1:1", &[]);
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(exporter.get(&format!("/probe?module=snmp&target={}", nut.target()), &[]).0, 400);
+    assert_eq!(exporter.get("/probe?module=nut", &[]).0, 400);
+    assert_eq!(exporter.get("/probe?module=nut&target=nut://a:b@c", &[]).0, 400);
+    drop(exporter);
+
+    let exporter = nut_exporter(&[nut.target()], &[]);
+    assert_eq!(exporter.get(&format!("/probe?module=nut&target={}", nut.target()), &[]).0, 404);
+}

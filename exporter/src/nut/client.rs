@@ -249,6 +249,9 @@ impl Session {
         loop {
             let (by, why) = self.io_bound();
             let max = self.limits.max_line;
+            if self.io.buffer().is_empty() {
+                quick_ack(self.io.get_ref());
+            }
             let (used, done) = {
                 let buf = match tokio::time::timeout_at(by, self.io.fill_buf()).await {
                     Ok(Ok(buf)) => buf,
@@ -372,6 +375,15 @@ impl Session {
         let by = self.timeouts.deadline.min(Instant::now() + Duration::from_millis(100));
         let _ = tokio::time::timeout_at(by, self.io.get_mut().write_all(b"LOGOUT\n")).await;
     }
+}
+
+/// Asks the kernel to acknowledge the next segments at once. upsd writes a
+/// list reply line by line with Nagle's algorithm on, so after its first
+/// line it waits for our ACK, which Linux delays by up to 40 ms when we have
+/// nothing to send: every `LIST` would cost 40 ms. The flag does not stick,
+/// so it is set again before each read. Best effort: errors are ignored.
+fn quick_ack(stream: &TcpStream) {
+    let _ = rustix::net::sockopt::set_tcp_quickack(stream, true);
 }
 
 /// True when two lines hold the same words (upsd separates them by one space).

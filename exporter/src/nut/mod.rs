@@ -463,6 +463,95 @@ mod tests {
         }
     }
 
+    fn settings(args: &[&str]) -> Settings {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        crate::cli::parse_settings(&args).unwrap()
+    }
+
+    fn build_err(args: &[&str]) -> String {
+        match build(&settings(args)) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{args:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn building_checks_the_flags() {
+        assert!(build(&settings(&[])).unwrap().is_none());
+        assert!(build(&settings(&["--collector.nut.target=127.0.0.1"])).unwrap().is_some());
+        assert!(build_err(&["--collector.nut.target=nut://u:pw@nas"]).starts_with("collector nut: --collector.nut.target: not HOST[:PORT]"));
+        assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.username=u"]).contains("go together"));
+        assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.target=nas:3493"]).contains("configured twice"));
+        assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.username=u", "--collector.nut.password-file=/nonexistent/pw"])
+            .contains("/nonexistent/pw"));
+        assert!(build_prober(&settings(&["--collector.nut.target=nas"])).unwrap().is_none());
+        assert!(build_prober(&settings(&["--collector.nut.probe-allow=nas"])).is_err());
+        assert!(build_prober(&settings(&["--collector.nut.probe"])).is_err());
+        assert!(build_prober(&settings(&["--collector.nut.probe", "--collector.nut.probe-allow=nas"])).unwrap().is_some());
+        let args = vec!["--collector.nut.timeout=soon".to_owned()];
+        assert!(crate::cli::parse_settings(&args).is_err());
+    }
+
+    /// A fake upsd on 127.0.0.1 serving `ups` (on line, alarm) and `stale` (ERR DATA-STALE).
+    async fn fake_upsd() -> String {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (r, mut w) = stream.into_split();
+                    let mut lines = BufReader::new(r).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let reply: &[u8] = match line.as_str() {
+                            "VER" => b"Network UPS Tools upsd 2.8.1 - http://www.networkupstools.org/\n",
+                            "LIST UPS" => b"BEGIN LIST UPS\nUPS ups \"A\"\nUPS stale \"B\"\nEND LIST UPS\n",
+                            "LIST VAR ups" => b"BEGIN LIST VAR ups\nVAR ups ups.status \"ALARM OL\"\nVAR ups battery.charge \"50\"\nEND LIST VAR ups\n",
+                            "LIST VAR stale" => b"ERR DATA-STALE\n",
+                            _ => b"ERR UNKNOWN-COMMAND\n",
+                        };
+                        if w.write_all(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        format!("127.0.0.1:{port}")
+    }
+
+    fn value(out: &Snapshot, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        out.families.iter().filter(|f| f.name == name).flat_map(|f| &f.samples).find_map(|s| {
+            labels.iter().all(|(k, v)| s.labels.iter().any(|(lk, lv)| lk == k && lv == v)).then_some(s.value)
+        })
+    }
+
+    #[tokio::test]
+    async fn two_servers_a_stale_ups_and_a_name_served_twice() {
+        let (a, b) = (fake_upsd().await, fake_upsd().await);
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+        };
+        let s = settings(&[&format!("--collector.nut.target={a}"), &format!("--collector.nut.target={b}"), &format!("--collector.nut.target={dead}")]);
+        let Some(Collector::Async(c)) = build(&s).unwrap() else { panic!("not an async collector") };
+        let scrape = Scrape { deadline: std::time::Instant::now() + Duration::from_secs(5) };
+        let mut out = Snapshot::new();
+        let err = c.gather(&scrape, &mut out).await.unwrap_err().to_string();
+        assert!(err.starts_with(&format!("1 of 3 NUT targets failed: {dead}: connecting: ")), "{err}");
+        assert_eq!(value(&out, "homelab_exporter_target_up", &[("target", &a)]), Some(1.0));
+        assert_eq!(value(&out, "homelab_exporter_target_up", &[("target", &dead)]), Some(0.0));
+        assert_eq!(value(&out, "nut_server_info", &[("target", &b), ("version", "2.8.1")]), Some(1.0));
+        // The second server's `ups` is told apart with NUT's own notation.
+        let twice = format!("ups@{b}");
+        for ups in ["ups", twice.as_str()] {
+            assert_eq!(value(&out, "nut_battery_charge", &[("ups", ups)]), Some(0.5), "{ups}");
+            assert_eq!(value(&out, "nut_ups_status", &[("ups", ups), ("status", "ALARM")]), Some(1.0), "{ups}");
+        }
+        assert_eq!(value(&out, "nut_ups_up", &[("ups", "stale")]), Some(0.0));
+        assert_eq!(value(&out, "nut_ups_error", &[("ups", "stale"), ("code", "DATA-STALE")]), Some(1.0));
+    }
+
     #[test]
     fn secrets_do_not_print() {
         assert_eq!(format!("{:?}", Secret("hunter2".into())), "<secret>");

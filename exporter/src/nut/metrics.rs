@@ -241,7 +241,6 @@ fn emit_flags(out: &mut Snapshot, name: &'static str, help: &'static str, key: &
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -448,7 +448,6 @@ impl AsyncCollector for NutCollector {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

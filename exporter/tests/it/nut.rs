@@ -8,8 +8,6 @@
 //! install it; `HOMELAB_ALLOW_MISSING_REAL=1` makes them skip instead
 //! (never in CI, where `HOMELAB_REQUIRE_REAL=1`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};

@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         Some("serve") => run_serve(&args[1..]),
         Some("check-config") => run_check_config(&args[1..]),
         Some("healthcheck") => run_healthcheck(&args[1..]),
+        Some("rules") => run_rules(&args[1..]),
+        Some("targets") => run_targets(&args[1..]),
         _ => run_serve(&args),
     }
 }
@@ -50,6 +52,76 @@ fn run_serve(args: &[String]) -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Arguments of the generator subcommands.
+#[derive(Debug, clap::Parser)]
+struct GeneratorArgs {
+    /// The inventory file (tiers, nodes, services, backups, UPSes).
+    #[arg(long)]
+    inventory: std::path::PathBuf,
+    /// Directory to write into (created if missing).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+}
+
+fn generator_args(name: &str, args: &[String]) -> Result<GeneratorArgs, ExitCode> {
+    use clap::Parser;
+    GeneratorArgs::try_parse_from(std::iter::once(format!("homelab-exporter {name}")).chain(args.iter().cloned())).map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+    })
+}
+
+/// `rules --inventory FILE --out DIR`: Prometheus rules, promtool tests,
+/// Alertmanager configuration and the textfile guide.
+fn run_rules(args: &[String]) -> ExitCode {
+    let a = match generator_args("rules", args) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let Some(out) = a.out else {
+        eprintln!("error: rules needs --out DIR");
+        return ExitCode::from(2);
+    };
+    let inventory = match homelab_rules::load_inventory(&a.inventory) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match homelab_rules::generate(&inventory, &out) {
+        Ok(files) => {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `targets --inventory FILE`: Prometheus file_sd JSON on stdout.
+fn run_targets(args: &[String]) -> ExitCode {
+    let a = match generator_args("targets", args) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    match homelab_rules::load_inventory(&a.inventory) {
+        Ok(inv) => {
+            let json = homelab_rules::file_sd_targets(&inv);
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -215,3 +215,24 @@ fn garbled_sysfs_attributes_are_skipped_or_fail_only_their_collector() {
     assert_eq!(value(&text, "node_thermal_zone_temp", None), None);
     assert_eq!(value(&text, "node_load1", None), Some(0.5));
 }
+
+#[test]
+fn rules_and_targets_subcommands_generate_from_the_inventory() {
+    let inv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/homelab.yaml");
+    let out = tempfile::tempdir().unwrap();
+    let (code, err) = run_to_exit(&["rules", &format!("--inventory={}", inv.display()), &format!("--out={}", out.path().display())]);
+    assert_eq!(code, 0, "{err}");
+    for f in ["homelab-rules.yml", "homelab-rules.test.yml", "alertmanager.yml", "TEXTFILE-METRICS.md"] {
+        assert!(out.path().join(f).exists(), "{f} not written");
+    }
+    let targets = Command::new(env!("CARGO_BIN_EXE_homelab-exporter")).args(["targets", &format!("--inventory={}", inv.display())]).output().unwrap();
+    assert!(targets.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&targets.stdout).unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(4));
+
+    let bad = out.path().join("bad.yaml");
+    std::fs::write(&bad, "tiers:\n  gold: {rto: 4h, rpo: 1h}\nservices:\n  - {name: a, tier: silver, runs_on: {probe: x}}\n").unwrap();
+    let (code, err) = run_to_exit(&["rules", &format!("--inventory={}", bad.display()), &format!("--out={}", out.path().display())]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.yaml:4:") && err.contains("silver"), "{err}");
+}

@@ -36,17 +36,21 @@ struct Failure {
     message: String,
     /// "No data" (absent hardware) is logged at debug level, not as an error.
     quiet: bool,
+    /// What a failing network collector gathered before it failed (its
+    /// `homelab_exporter_target_up 0`, say), encoded as node_exporter keeps
+    /// the metrics a failing collector sent before its error.
+    partial: Option<Snapshot>,
 }
 
 impl Failure {
     fn loud(message: String) -> Self {
-        Self { message, quiet: false }
+        Self { message, quiet: false, partial: None }
     }
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Self { quiet: matches!(e, Error::NoData(_)), message: e.to_string() }
+        Self { quiet: matches!(e, Error::NoData(_)), message: e.to_string(), partial: None }
     }
 }
 
@@ -109,7 +113,8 @@ impl Engine {
                             let mut out = Snapshot::new();
                             let fut = c.gather(&scrape, &mut out);
                             match tokio::time::timeout_at(tokio_deadline, fut).await {
-                                Ok(r) => r.map(|()| out).map_err(Failure::from),
+                                Ok(Ok(())) => Ok(out),
+                                Ok(Err(e)) => Err(Failure { partial: Some(out), ..Failure::from(e) }),
                                 Err(_) => Err(Failure::loud("deadline exceeded".to_owned())),
                             }
                         });
@@ -130,7 +135,8 @@ impl Engine {
             let ok = result.is_ok();
             match result {
                 Ok(snap) => snapshots.push(snap),
-                Err(Failure { message, quiet }) => {
+                Err(Failure { message, quiet, partial }) => {
+                    snapshots.extend(partial);
                     if quiet {
                         tracing::debug!(collector = name, reason = %message, "collector returned no data");
                     } else {

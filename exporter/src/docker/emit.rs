@@ -262,10 +262,12 @@ fn docker(out: &mut Snapshot, cs: &[Container]) {
         }
     }
 
+    // Not `_restart_count`: promtool rejects a `_count` suffix outside
+    // summaries and histograms.
     let fam = out.family(
-        "docker_container_restart_count",
-        "Times the Docker daemon restarted the container under its restart policy (RestartCount).",
-        Kind::Gauge,
+        "docker_container_restarts_total",
+        "Times the Docker daemon restarted the container under its restart policy (RestartCount of GET /containers/{id}/json).",
+        Kind::Counter,
     );
     for c in cs {
         fam.add(&[("name", &c.name)], c.restart_count as f64);
@@ -374,7 +376,7 @@ mod tests {
         let health: Vec<_> = find(&out, "docker_container_health_status").iter().filter(|s| s.value == 1.0).map(|s| label(s, "status")).collect();
         assert_eq!(health, vec![Some("unhealthy"), Some("none")]);
         assert_eq!(find(&out, "docker_container_exit_code")[1].value, 3.0);
-        assert_eq!(find(&out, "docker_container_restart_count")[0].value, 2.0);
+        assert_eq!(find(&out, "docker_container_restarts_total")[0].value, 2.0);
         let info = find(&out, "docker_container_info");
         assert_eq!(label(info[0], "compose_project"), Some("lab"));
         assert_eq!(label(info[1], "compose_service"), Some(""));

@@ -2,5 +2,6 @@
 //! servers on loopback.
 
 mod common;
+mod docker;
 mod e2e;
 mod engine;

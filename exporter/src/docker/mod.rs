@@ -532,3 +532,57 @@ fn read_interfaces(procfs: &Path, pid: u32) -> Vec<Interface> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::parse_settings;
+
+    fn settings(args: &[&str]) -> Settings {
+        parse_settings(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn built(args: &[&str]) -> Option<Collector> {
+        build(&settings(args)).unwrap()
+    }
+
+    #[test]
+    fn flags_and_defaults() {
+        let s = settings(&[]);
+        assert_eq!(s.flags.docker.docker_host, None);
+        assert_eq!(s.flags.docker.docker_labels, vec!["com.docker.compose.project", "com.docker.compose.service"]);
+        assert_eq!(s.flags.docker.docker_inspect_concurrency, 4);
+        let s = settings(&["--collector.docker.labels=a.b", "--collector.docker.labels=c"]);
+        assert_eq!(s.flags.docker.docker_labels, vec!["a.b", "c"], "repeated (or a YAML list) adds up");
+        let s = settings(&["--collector.docker.labels=a.b,c-d"]);
+        assert_eq!(s.flags.docker.docker_labels, vec!["a.b", "c-d"]);
+        assert!(parse_settings(&["--collector.docker.inspect-concurrency=0".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn build_rules() {
+        // A bad address stops start-up, naming the flag's value.
+        let err = build(&settings(&["--collector.docker.host=http2://x"])).err().unwrap();
+        assert!(err.to_string().contains("http2://x"), "{err}");
+        // An explicit socket is used even when it is not there (yet).
+        assert!(built(&["--collector.docker.host=unix:///nonexistent/docker.sock"]).is_some());
+        assert!(built(&["--collector.docker.host=tcp://127.0.0.1:2375"]).is_some());
+        // The default socket, absent: no collector.
+        if !Path::new("/var/run/docker.sock").exists() {
+            assert!(built(&[]).is_none());
+        }
+    }
+
+    #[test]
+    fn cache_key_is_state_and_health() {
+        let entry = |state: &str, status: &str| ListEntry { id: "a".into(), state: state.into(), status: status.into(), ..Default::default() };
+        let inspect = Inspect { id: "a".into(), ..Default::default() };
+        let k = Known::from_inspect(&entry("running", "Up 1 second (health: starting)"), inspect.clone());
+        assert_eq!(k.health, "none", "no State.Health in this answer");
+        assert!(k.matches(&entry("running", "Up 2 hours (health: starting)")));
+        assert!(!k.matches(&entry("running", "Up 2 hours (healthy)")));
+        assert!(!k.matches(&entry("exited", "Exited (0) 1 second ago")));
+        let r = Known::from_inspect(&entry("restarting", "Restarting (1) 1 second ago"), inspect);
+        assert!(!r.matches(&entry("restarting", "Restarting (1) 3 seconds ago")), "restart counts move while restarting");
+    }
+}

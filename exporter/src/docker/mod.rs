@@ -233,6 +233,9 @@ impl DockerCollector {
                 return Err(GatherError::Quiet(Error::NoData(format!("no Docker socket at {}", path.display()))));
             }
         }
+        // One inspect may use a third of the budget: a daemon stuck on one
+        // container's lock costs that container, not the whole scrape.
+        let per_call = (deadline.saturating_duration_since(Instant::now()) / 3).max(Duration::from_millis(200));
         let mut conn = api::connect(&self.endpoint, deadline).await.map_err(GatherError::Down)?;
         let list = conn.list(deadline).await.map_err(GatherError::Down)?;
 
@@ -254,7 +257,7 @@ impl DockerCollector {
             }
         }
         let mut fresh = vec![false; list.len()];
-        self.inspect_into(conn, &list, &to_inspect, &mut known, &mut fresh, deadline).await;
+        self.inspect_into(conn, &list, &to_inspect, &mut known, &mut fresh, deadline, per_call).await;
 
         // Read the files, off the async workers.
         let mut reads = self.read_all(self.jobs(&list, &known, &fresh)).await;
@@ -264,7 +267,7 @@ impl DockerCollector {
             tracing::debug!(containers = stale.len(), "docker: containers restarted since last inspect");
             match api::connect(&self.endpoint, deadline).await {
                 Ok(conn) => {
-                    self.inspect_into(conn, &list, &stale, &mut known, &mut fresh, deadline).await;
+                    self.inspect_into(conn, &list, &stale, &mut known, &mut fresh, deadline, per_call).await;
                     let jobs = self.jobs(&list, &known, &fresh).into_iter().filter(|j| stale.contains(&j.index)).collect();
                     let again = self.read_all(jobs).await;
                     reads.retain(|r| !r.stale);
@@ -304,8 +307,10 @@ impl DockerCollector {
     }
 
     /// Inspects `indices` of `list` with at most `concurrency` connections
-    /// (the first reuses `first`), filling `known`. A 404 means the
+    /// (the first reuses `first`), filling `known`; each call ends by
+    /// `per_call` or `deadline`, whichever comes first. A 404 means the
     /// container was removed after the list call: it is left out.
+    #[allow(clippy::too_many_arguments)]
     async fn inspect_into(
         &self,
         first: Connection,
@@ -314,6 +319,7 @@ impl DockerCollector {
         known: &mut [Option<Known>],
         fresh: &mut [bool],
         deadline: Instant,
+        per_call: Duration,
     ) {
         if indices.is_empty() {
             return;
@@ -332,7 +338,7 @@ impl DockerCollector {
                     let Some((index, id)) = lock(&queue).pop_front() else { break };
                     let c = match conn.take() {
                         Some(c) => c,
-                        None => match api::connect(&endpoint, deadline).await {
+                        None => match api::connect(&endpoint, deadline.min(Instant::now() + per_call)).await {
                             Ok(c) => c,
                             Err(e) => {
                                 done.push((index, Err(e)));
@@ -341,7 +347,7 @@ impl DockerCollector {
                         },
                     };
                     let mut c = c;
-                    let result = c.inspect(&id, deadline).await;
+                    let result = c.inspect(&id, deadline.min(Instant::now() + per_call)).await;
                     // Keep the connection unless the exchange itself broke.
                     if matches!(result, Ok(_) | Err(ApiError::Status { .. })) {
                         conn = Some(c);

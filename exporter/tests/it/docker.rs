@@ -567,6 +567,33 @@ fn silent_socket_is_abandoned_within_the_deadline() {
     assert_eq!(one(&m, "homelab_exporter_build_info", &[]), 1.0);
 }
 
+/// The daemon stuck on one container (its inspect never answers): that
+/// container is left out after a third of the budget, the rest reported.
+#[test]
+fn one_stuck_inspect_costs_only_that_container() {
+    let dir = tempfile::Builder::new().prefix("hs").tempdir_in("/tmp").unwrap();
+    let sock = dir.path().join("api.sock");
+    let list = r#"[{"Id":"aaa","Names":["/ok"],"Image":"x","State":"exited","Status":"Exited (0) 1 hour ago"},
+                   {"Id":"bbb","Names":["/stuck"],"Image":"x","State":"exited","Status":"Exited (0) 1 hour ago"}]"#;
+    let _api = FakeApi::start(
+        &sock,
+        Arc::new(move |path: &str| match path {
+            "/containers/json?all=1" => (200, list.as_bytes().to_vec()),
+            "/containers/aaa/json" => (200, br#"{"Id":"aaa","Name":"/ok","State":{"Status":"exited","ExitCode":4}}"#.to_vec()),
+            _ => {
+                std::thread::sleep(Duration::from_secs(30));
+                (500, Vec::new())
+            }
+        }),
+    );
+    let host = format!("--collector.docker.host=unix://{}", sock.display());
+    let (m, took) = scrape_with_a_fine_collector(&[host], Duration::from_secs(6));
+    assert!(took < Duration::from_secs(3), "scrape took {took:?}");
+    assert_eq!(one(&m, "node_scrape_collector_success", &[("collector", "docker")]), 1.0);
+    assert_eq!(one(&m, "docker_container_exit_code", &[("name", "ok")]), 4.0);
+    assert!(samples(&m, "docker_container_state", &[("name", "stuck")]).is_empty());
+}
+
 // ------------------------------------------------------------- fixtures
 
 const V1_ID: &str = "65c7ac6b94ff6caf93079e3ff99faa6577f033f8d1802c2b3f341e163fe76ea1";

@@ -77,6 +77,9 @@ pub struct Flags {
     pub diskstats: host::diskstats::Options,
     #[allow(missing_docs)]
     #[command(flatten)]
+    pub docker: crate::docker::Options,
+    #[allow(missing_docs)]
+    #[command(flatten)]
     pub entropy: host::entropy::Options,
     #[allow(missing_docs)]
     #[command(flatten)]

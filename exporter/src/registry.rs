@@ -43,6 +43,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("cpu", true, host::cpu::build),
     entry!("cpufreq", true, host::cpufreq::build),
     entry!("diskstats", true, host::diskstats::build),
+    entry!("docker", true, crate::docker::build),
     entry!("entropy", true, host::entropy::build),
     entry!("filefd", true, host::filefd::build),
     entry!("filesystem", true, host::filesystem::build),

@@ -5,6 +5,7 @@
 mod arm;
 mod common;
 mod docs;
+mod docker;
 mod e2e;
 mod engine;
 mod nut;

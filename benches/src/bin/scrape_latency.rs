@@ -300,7 +300,7 @@ fn main() {
         "Both exporters run the same host collectors ({}) on loopback, are warmed with 20 scrapes each, then scraped in alternation: {scrapes} sequential scrapes each, then 8 and 50 concurrent clients. Each scrape opens a new connection. Latency is measured by the client; CPU from `/proc/<pid>/stat` (utime+stime) over the sequential phase; RSS from `/proc/<pid>/status`.\n\n",
         collectors.join(", ")
     ));
-    let version = Command::new(&theirs_bin).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_owned() + &String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("").to_owned()).unwrap_or_default();
+    let version = Command::new(&theirs_bin).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_owned() + String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")).unwrap_or_default();
     md.push_str(&format!("node_exporter: {version}\n\n"));
     md.push_str("| figure | homelab-exporter | node_exporter | ours/theirs |\n|---|---|---|---|\n");
     let row = |md: &mut String, name: &str, a: f64, b: f64, unit: &str| {

@@ -547,7 +547,7 @@ fn silent_socket_is_abandoned_within_the_deadline() {
     let _holder = silent_socket(&sock);
     let host = format!("--collector.docker.host=unix://{}", sock.display());
 
-    let (m, took) = scrape_with_a_fine_collector(&[host.clone()], Duration::from_millis(1500));
+    let (m, took) = scrape_with_a_fine_collector(std::slice::from_ref(&host), Duration::from_millis(1500));
     assert!(took < Duration::from_millis(1500), "scrape took {took:?}");
     assert_eq!(one(&m, "node_scrape_collector_success", &[("collector", "docker")]), 0.0);
     assert_eq!(one(&m, "homelab_exporter_target_up", &[("collector", "docker")]), 0.0);

@@ -90,7 +90,7 @@ fn up_series(s: &Service) -> String {
 fn backup_series(s: &Service) -> Option<String> {
     let b = s.backup.as_ref()?;
     if let Some(t) = &b.textfile {
-        return Some(format!("backup_last_success_timestamp_seconds{{job={}}}", q(&t.job)));
+        return Some(format!("backup_last_success_timestamp_seconds{{backup_job={}}}", q(&t.job)));
     }
     match &s.runs_on {
         RunsOn::ProxmoxGuest { proxmox_guest, kind } if b.proxmox => {

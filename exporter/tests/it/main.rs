@@ -2,6 +2,7 @@
 //! servers on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod alerting;
 mod arm;
 mod common;
 mod docs;

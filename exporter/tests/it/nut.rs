@@ -24,7 +24,7 @@ use crate::common::{free_port, http_get, oracles, parse_exposition, promtool_che
 // ---------------------------------------------------------------- fixtures
 
 /// `ups1`: on line and charging, with every variable the nut_* set reads.
-const UPS1_DEV: &str = "\
+pub(crate) const UPS1_DEV: &str = "\
 device.mfr: Acme Power
 device.model: Dummy 1500
 device.serial: SN-0001
@@ -234,7 +234,7 @@ fn programs() -> Option<Programs> {
 }
 
 /// A private NUT server: upsd plus one dummy-ups per UPS, stopped by pid on drop.
-struct NutServer {
+pub(crate) struct NutServer {
     dir: tempfile::TempDir,
     port: u16,
     programs: Programs,
@@ -255,7 +255,7 @@ impl Drop for NutServer {
 impl NutServer {
     /// Writes the configuration, starts the drivers and upsd, and waits
     /// (bounded) until upsd serves every variable of every `.dev` file.
-    fn start(upses: &[(&str, &str, &str)]) -> Option<NutServer> {
+    pub(crate) fn start(upses: &[(&str, &str, &str)]) -> Option<NutServer> {
         let programs = programs()?;
         let dir = tempfile::tempdir().unwrap();
         let as_root = fs::metadata(dir.path()).unwrap().uid() == 0;
@@ -337,7 +337,7 @@ impl NutServer {
         all
     }
 
-    fn wait_for(&self, what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    pub(crate) fn wait_for(&self, what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
         let start = Instant::now();
         while start.elapsed() < limit {
             if ready() {
@@ -348,12 +348,12 @@ impl NutServer {
         panic!("timed out after {limit:?} waiting for {what}\n{}", self.logs());
     }
 
-    fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// Every variable of `ups` as the real NUT client `upsc` reads it.
-    fn upsc(&self, ups: &str) -> Option<BTreeMap<String, String>> {
+    pub(crate) fn upsc(&self, ups: &str) -> Option<BTreeMap<String, String>> {
         let out = Command::new(&self.programs.upsc)
             .arg(format!("{ups}@{}", self.target()))
             .env("NUT_CONFPATH", self.dir.path())
@@ -368,7 +368,7 @@ impl NutServer {
     }
 
     /// Sets a variable with the real `upsrw`, as the admin user.
-    fn upsrw_set(&self, ups: &str, var: &str, value: &str) {
+    pub(crate) fn upsrw_set(&self, ups: &str, var: &str, value: &str) {
         let out = Command::new(&self.programs.upsrw)
             .args(["-s", &format!("{var}={value}"), "-u", "admin", "-p", "secret", &format!("{ups}@{}", self.target())])
             .env("NUT_CONFPATH", self.dir.path())
@@ -422,7 +422,7 @@ impl FakeServer {
         FakeServer { port, stop }
     }
 
-    fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 }

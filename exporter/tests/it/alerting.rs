@@ -1,0 +1,252 @@
+//! End to end, the way a homelab runs it: a real Prometheus scrapes the
+//! exporter, which reads a real upsd with a dummy UPS and a textfile backup
+//! metric; the rules generated from an inventory are loaded; `upsrw` puts
+//! the UPS on battery with a runtime below its shutdown budget. The
+//! Prometheus API must show the UPS and RPO alerts firing, and a real
+//! Alertmanager must deliver them to a webhook receiver run by this test.
+//!
+//! To finish in seconds, the test shortens the rules' pending periods
+//! (`for:`) to 2s and Alertmanager's group waits to 1s; the expressions are
+//! the generated ones. Everything listens on 127.0.0.1 and is stopped by pid.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::common::{free_port, http_get, Exporter};
+use crate::nut::{NutServer, UPS1_DEV};
+
+/// A process killed (by pid) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn require(program: &str, package: &str) -> bool {
+    if Path::new(program).exists() {
+        return true;
+    }
+    let allowed = std::env::var("HOMELAB_ALLOW_MISSING_REAL").as_deref() == Ok("1") && std::env::var("HOMELAB_REQUIRE_REAL").as_deref() != Ok("1");
+    if allowed {
+        eprintln!("skipping: {program} is missing (Debian package {package})");
+        return false;
+    }
+    panic!("{program} is missing: install Debian's {package} (bash scripts/test.sh does)");
+}
+
+/// A webhook receiver: records every POST body, answers 200.
+struct Webhook {
+    port: u16,
+    bodies: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Webhook {
+    fn start() -> Webhook {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (b, s) = (bodies.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 8192];
+                // Read headers, then Content-Length bytes of body (bounded).
+                let body = loop {
+                    let Ok(n) = stream.read(&mut buf) else { break None };
+                    if n == 0 {
+                        break None;
+                    }
+                    raw.extend_from_slice(&buf[..n]);
+                    if raw.len() > 1 << 20 {
+                        break None;
+                    }
+                    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                    let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+                    if raw.len() >= end + 4 + len {
+                        break Some(String::from_utf8_lossy(&raw[end + 4..end + 4 + len]).to_string());
+                    }
+                };
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                if let Some(body) = body {
+                    b.lock().unwrap().push(body);
+                }
+            }
+        });
+        Webhook { port, bodies, stop, thread: Some(thread) }
+    }
+
+    fn received(&self) -> String {
+        self.bodies.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn wait_until(what: &str, limit: Duration, logs: &dyn Fn() -> String, mut check: impl FnMut() -> Option<String>) -> String {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}\n{}", logs());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The names of the alerts in `state` from Prometheus's /api/v1/alerts.
+fn alerts(port: u16, state: &str) -> Vec<String> {
+    let (status, _, body) = http_get(port, "/api/v1/alerts", &[]);
+    if status != 200 {
+        return Vec::new();
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    v["data"]["alerts"]
+        .as_array()
+        .map(|a| a.iter().filter(|x| x["state"] == state).filter_map(|x| x["labels"]["alertname"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn prometheus_fires_ups_and_rpo_alerts_and_alertmanager_delivers_them() {
+    if !require("/usr/bin/prometheus", "prometheus") || !require("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager") {
+        return;
+    }
+    let Some(nut) = NutServer::start(&[("ups1", "Rack UPS", UPS1_DEV)]) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // A backup that last succeeded two hours ago, against an RPO of one hour.
+    let textfile = d.join("textfile");
+    std::fs::create_dir_all(&textfile).unwrap();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    std::fs::write(textfile.join("backup.prom"), format!("backup_last_success_timestamp_seconds{{backup_job=\"notes-backup\"}} {}\n", now - 7200)).unwrap();
+
+    let exporter = Exporter::start(&[
+        "--collector.disable-defaults".into(),
+        "--collector.nut".into(),
+        format!("--collector.nut.target={}", nut.target()),
+        "--collector.textfile".into(),
+        format!("--collector.textfile.directory={}", textfile.display()),
+    ]);
+
+    // Rules from an inventory.
+    let inventory = d.join("homelab.yaml");
+    std::fs::write(
+        &inventory,
+        "tiers:\n  critical: {rto: 1h, rpo: 1h}\nnodes:\n  - {name: lab, address: 127.0.0.1}\nservices:\n  - name: notes\n    tier: critical\n    runs_on: {probe: \"http://127.0.0.1:1/\"}\n    backup: {textfile: {job: notes-backup}}\nups:\n  - {name: ups1, node: lab, powers: [lab], shutdown_budget: 5m}\n",
+    )
+    .unwrap();
+    let rules_dir = d.join("rules");
+    homelab_rules::generate(&homelab_rules::load_inventory(&inventory).unwrap(), &rules_dir).unwrap();
+    let rules = std::fs::read_to_string(rules_dir.join("homelab-rules.yml")).unwrap();
+    let shortened: String = rules.lines().map(|l| if l.trim_start().starts_with("for: ") { format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]) } else { l.to_owned() }).collect::<Vec<_>>().join("\n");
+    std::fs::write(rules_dir.join("homelab-rules.yml"), shortened).unwrap();
+
+    // Alertmanager with the generated configuration, delivering to our webhook.
+    let hook = Webhook::start();
+    let am_port = free_port();
+    let am_config = std::fs::read_to_string(rules_dir.join("alertmanager.yml"))
+        .unwrap()
+        .replace("http://127.0.0.1:9095/", &format!("http://127.0.0.1:{}/", hook.port))
+        .replace("group_wait: 30s", "group_wait: 1s")
+        .replace("group_wait: 10s", "group_wait: 1s");
+    std::fs::write(d.join("alertmanager.yml"), am_config).unwrap();
+    std::fs::create_dir_all(d.join("am-data")).unwrap();
+    let am_log = std::fs::File::create(d.join("alertmanager.log")).unwrap();
+    let _am = Proc(
+        Command::new("/usr/bin/prometheus-alertmanager")
+            .arg(format!("--config.file={}", d.join("alertmanager.yml").display()))
+            .arg(format!("--storage.path={}", d.join("am-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(am_log)
+            .spawn()
+            .unwrap(),
+    );
+
+    // Prometheus scraping the exporter every second.
+    let prom_port = free_port();
+    std::fs::write(
+        d.join("prometheus.yml"),
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\nscrape_configs:\n  - job_name: homelab\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n        labels: {{node: lab}}\n",
+            rules_dir.join("homelab-rules.yml").display(),
+            exporter.port
+        ),
+    )
+    .unwrap();
+    let prom_log = std::fs::File::create(d.join("prometheus.log")).unwrap();
+    let _prom = Proc(
+        Command::new("/usr/bin/prometheus")
+            .arg(format!("--config.file={}", d.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", d.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(prom_log)
+            .spawn()
+            .unwrap(),
+    );
+    let logs = || {
+        let (_, _, alerts_body) = http_get(prom_port, "/api/v1/alerts", &[]);
+        let (_, _, q) = http_get(prom_port, "/api/v1/query?query=homelab:service_backup_age_seconds", &[]);
+        format!(
+            "--- alerts\n{}\n--- backup age\n{}\n--- prometheus.log\n{}\n--- alertmanager.log\n{}",
+            String::from_utf8_lossy(&alerts_body),
+            String::from_utf8_lossy(&q),
+            std::fs::read_to_string(d.join("prometheus.log")).unwrap_or_default(),
+            std::fs::read_to_string(d.join("alertmanager.log")).unwrap_or_default()
+        )
+    };
+    let ready = Instant::now();
+    while ready.elapsed() < Duration::from_secs(30) && std::net::TcpStream::connect(("127.0.0.1", prom_port)).is_err() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // On line with plenty of runtime: no UPS alert yet; the stale backup fires.
+    wait_until("BackupAgeOverRPO to fire", Duration::from_secs(60), &logs, || alerts(prom_port, "firing").contains(&"BackupAgeOverRPO".to_owned()).then(String::new));
+    assert!(!alerts(prom_port, "firing").contains(&"UPSOnBattery".to_owned()), "UPS alert while on line\n{}", logs());
+
+    // Mains lost, 60 s of runtime left: less than 5m budget + 2m margin.
+    nut.upsrw_set("ups1", "ups.status", "OB DISCHRG");
+    nut.upsrw_set("ups1", "battery.runtime", "60");
+    let firing = wait_until("the UPS alerts to fire", Duration::from_secs(60), &logs, || {
+        let a = alerts(prom_port, "firing");
+        (a.contains(&"UPSOnBattery".to_owned()) && a.contains(&"UPSRuntimeBelowShutdownBudget".to_owned())).then(|| a.join(", "))
+    });
+    println!("firing in Prometheus: {firing}");
+
+    let delivered = wait_until("Alertmanager to deliver the alerts to the webhook", Duration::from_secs(60), &logs, || {
+        let r = hook.received();
+        (r.contains("UPSRuntimeBelowShutdownBudget") && r.contains("BackupAgeOverRPO") && r.contains("UPSOnBattery")).then_some(r)
+    });
+    assert!(delivered.contains("\"ups\":\"ups1\""), "{delivered}");
+    assert!(delivered.contains("\"service\":\"notes\""), "{delivered}");
+    println!("webhook received {} notification(s)", hook.bodies.lock().unwrap().len());
+}

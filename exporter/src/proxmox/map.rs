@@ -262,6 +262,10 @@ const SUBSCRIPTION_STATUS_HELP: &str = "Proxmox VE subscription status (1 if mat
 const SUBSCRIPTION_DUE_HELP: &str = "Subscription next due date as Unix timestamp";
 
 /// (field, name, help, type) of the per-resource value families.
+/// prometheus-pve-exporter's deprecated gauges `pve_network_{transmit,receive}_bytes`
+/// and `pve_disk_{write,read}_bytes` are left out: in OpenMetrics (which
+/// Prometheus prefers) three of them would share a family name with the
+/// `_total` counters and make the whole exposition invalid.
 type ValueFamily = (&'static str, &'static str, &'static str, Kind);
 
 const RESOURCE_VALUES: &[ValueFamily] = &[
@@ -269,10 +273,6 @@ const RESOURCE_VALUES: &[ValueFamily] = &[
     ("disk", "pve_disk_usage_bytes", "Used disk space in bytes (for type 'storage'), used root image space for VMs (for types 'qemu' and 'lxc').", Kind::Gauge),
     ("maxmem", "pve_memory_size_bytes", "Number of available memory in bytes (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
     ("mem", "pve_memory_usage_bytes", "Used memory in bytes (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
-    ("netout", "pve_network_transmit_bytes", "The amount of traffic in bytes that was sent from the guest over the network since it was started. (for types 'qemu' and 'lxc') DEPRECATED: Use pve_network_transmit_bytes_total instead.", Kind::Gauge),
-    ("netin", "pve_network_receive_bytes", "The amount of traffic in bytes that was sent to the guest over the network since it was started. (for types 'qemu' and 'lxc') DEPRECATED: Use pve_network_receive_bytes_total instead.", Kind::Gauge),
-    ("diskwrite", "pve_disk_write_bytes", "The amount of bytes the guest wrote to its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc') DEPRECATED: Use pve_disk_written_bytes_total instead.", Kind::Gauge),
-    ("diskread", "pve_disk_read_bytes", "The amount of bytes the guest read from its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc') DEPRECATED: Use pve_disk_read_bytes_total instead.", Kind::Gauge),
     ("cpu", "pve_cpu_usage_ratio", "CPU utilization (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
     ("maxcpu", "pve_cpu_usage_limit", "Number of available CPUs (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
     ("uptime", "pve_uptime_seconds", "Uptime of node or virtual guest in seconds (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
@@ -785,7 +785,8 @@ mod tests {
         assert_eq!(series(&out, "pve_storage_info")[0].0[4], ("content".to_owned(), "backup,iso,vztmpl".to_owned()));
         assert_eq!(series(&out, "pve_cpu_usage_ratio"), vec![(l(&[("id", "qemu/100")]), 0.1234)]);
         assert_eq!(series(&out, "pve_network_receive_bytes_total"), vec![(l(&[("id", "qemu/100")]), 5.0)]);
-        assert_eq!(series(&out, "pve_network_receive_bytes"), vec![(l(&[("id", "qemu/100")]), 5.0)]);
+        // The deprecated gauges are left out: in OpenMetrics their names are the counters' family names.
+        assert!(series(&out, "pve_network_receive_bytes").is_empty());
         assert_eq!(series(&out, "pve_ha_state").len(), GUEST_HA_STATES.len());
         assert!(series(&out, "pve_ha_state").contains(&(l(&[("id", "qemu/100"), ("state", "started")]), 1.0)));
         assert!(series(&out, "pve_lock_state").contains(&(l(&[("id", "qemu/100"), ("state", "backup")]), 1.0)));

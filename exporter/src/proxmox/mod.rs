@@ -422,6 +422,7 @@ async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -
     let mut contents: Vec<(String, Vec<Content>)> = Vec::new();
     let mut current_upids: HashSet<String> = HashSet::new();
     let mut all_task_lists = true;
+    let mut logs_fetched: Vec<usize> = vec![0; names.len()];
     while let Some(joined) = set.join_next().await {
         let Ok((req, path, result)) = joined else { continue };
         let body = match result {
@@ -454,13 +455,26 @@ async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -
                 Req::Replication { node } => g.nodes[*node].replication = Some(decoded(&path, &body)?),
                 Req::Subscription { node } => g.nodes[*node].subscription = Some(decoded(&path, &body)?),
                 Req::Content { storage_id, .. } => contents.push((storage_id.clone(), decoded(&path, &body)?)),
-                Req::Log { upid, .. } => {
+                Req::Log { node, upid } => {
                     let lines: Vec<LogLine> = decoded(&path, &body)?;
                     let runs = Arc::new(map::parse_vzdump_log(&lines));
-                    if let Ok(mut cache) = ep.logs.lock() {
-                        cache.insert(upid.clone(), Arc::clone(&runs));
-                    }
+                    let next = match ep.logs.lock() {
+                        Ok(mut cache) => {
+                            cache.insert(upid.clone(), Arc::clone(&runs));
+                            let tasks = g.nodes[*node].tasks.as_deref().unwrap_or(&[]);
+                            map::logs_to_fetch(tasks, &guests_on(&names[*node]), &cache, 1)
+                        }
+                        Err(_) => Vec::new(),
+                    };
                     g.logs.insert(upid.clone(), runs);
+                    // One log at a time per node: each may make older ones unneeded.
+                    if logs_fetched[*node] < LOGS_PER_NODE {
+                        for upid in next {
+                            logs_fetched[*node] += 1;
+                            let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(&names[*node]), segment(&upid));
+                            spawn(&mut set, &session, Some(&limits[*node]), path, Req::Log { node: *node, upid });
+                        }
+                    }
                 }
                 Req::Tasks { node } => {
                     let tasks: Vec<Task> = decoded(&path, &body)?;
@@ -473,11 +487,12 @@ async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -
                                     g.logs.insert(t.upid.clone(), Arc::clone(runs));
                                 }
                             }
-                            map::logs_to_fetch(&tasks, &guests_on(name), &cache, LOGS_PER_NODE)
+                            map::logs_to_fetch(&tasks, &guests_on(name), &cache, 1)
                         }
                         Err(_) => Vec::new(),
                     };
                     for upid in wanted {
+                        logs_fetched[*node] += 1;
                         let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(name), segment(&upid));
                         spawn(&mut set, &session, Some(&limits[*node]), path, Req::Log { node: *node, upid });
                     }

@@ -284,6 +284,9 @@ impl Req {
 
 type Answer = (Req, String, Result<Bytes, ApiError>);
 
+/// A failed request: the node it was for (None: cluster-wide) and why.
+type Failure = (Option<String>, String);
+
 fn spawn(set: &mut JoinSet<Answer>, session: &Arc<Session>, limit: Option<&Arc<Semaphore>>, path: String, req: Req) {
     let session = Arc::clone(session);
     let limit = limit.cloned();
@@ -349,10 +352,10 @@ fn backup_storages(resources: &[Resource], nodes: &[String]) -> Vec<(usize, Stri
 
 /// Scrapes one endpoint under `deadline`: what it answered, and the
 /// failures (as messages naming the request).
-async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -> (Gathered, Vec<(Option<String>, String)>) {
+async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -> (Gathered, Vec<Failure>) {
     let session = ep.client.session(tuning.concurrency, deadline);
     let mut g = Gathered { endpoint: ep.client.display().to_owned(), ..Default::default() };
-    let mut errors: Vec<(Option<String>, String)> = Vec::new();
+    let mut errors: Vec<Failure> = Vec::new();
 
     let (status, resources, version, not_backed_up) = tokio::join!(
         get_one::<Vec<StatusEntry>>(&session, "/cluster/status"),
@@ -522,7 +525,7 @@ async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -
 
 impl Endpoint {
     /// Logs a part (the endpoint, or one node) that starts or stops failing.
-    fn note(&self, failures: &[(Option<String>, String)], nodes: &[NodeGathered]) {
+    fn note(&self, failures: &[Failure], nodes: &[NodeGathered]) {
         let Ok(mut seen) = self.seen.lock() else { return };
         let mut now: HashMap<String, String> = HashMap::new();
         for (node, message) in failures {
@@ -574,7 +577,7 @@ impl ProxmoxCollector {
             let tuning = self.tuning;
             set.spawn(async move { (index, scrape_endpoint(ep, tuning, deadline).await) });
         }
-        let mut results: BTreeMap<usize, (Gathered, Vec<(Option<String>, String)>)> = BTreeMap::new();
+        let mut results: BTreeMap<usize, (Gathered, Vec<Failure>)> = BTreeMap::new();
         while let Some(joined) = set.join_next().await {
             if let Ok((index, result)) = joined {
                 results.insert(index, result);

@@ -22,7 +22,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::common::{free_port, http_get, parse_exposition, Exporter, Series};
+use crate::common::{free_port, http_get, parse_exposition, promtool_check_metrics, Exporter, Series};
 
 const TOKEN: &str = "monitor@pve!homelab=5f0c7a1e-3b9d-4c62-9e8a-0d1f2a3b4c5d";
 const LIMITED_TOKEN: &str = "limited@pve!homelab=0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
@@ -374,6 +374,14 @@ fn fixtures_give_every_family_with_values_from_the_api() {
     for line in om.lines().filter(|l| l.starts_with("# TYPE ")) {
         assert!(families.insert(line.split_whitespace().nth(2).unwrap().to_owned()), "family declared twice: {line}");
     }
+
+    // promtool parses it; its one lint is a prometheus-pve-exporter name
+    // (a gauge ending in _total), kept for the dashboards that query it.
+    let (ok, report) = promtool_check_metrics(&text);
+    for line in report.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(line.starts_with("pve_not_backed_up_total "), "promtool finding: {line}\n{report}");
+    }
+    assert!(ok || !report.trim().is_empty(), "promtool failed: {report}");
 
     // Golden: the whole pve_* output on these fixtures.
     let golden = fixtures().join("expected.prom");

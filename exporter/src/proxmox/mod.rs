@@ -41,8 +41,9 @@ use map::{Gathered, GuestRun, NodeGathered};
 
 /// The environment variable read for the token when no token file is given.
 pub const TOKEN_ENV: &str = "HOMELAB_PROXMOX_TOKEN";
-/// Multi-guest vzdump task logs fetched per node and scrape, at most (each
-/// is fetched once and kept: a finished task's log does not change).
+/// Multi-guest vzdump task logs fetched per node and scrape, at most, one
+/// after the other (each may make older ones unneeded); each is fetched
+/// once and kept, as a finished task's log does not change.
 const LOGS_PER_NODE: usize = 3;
 /// Task logs kept between scrapes, at most.
 const LOG_CACHE_MAX: usize = 1024;
@@ -536,7 +537,9 @@ impl Endpoint {
             now.entry(part).or_insert_with(|| message.clone());
         }
         for (part, message) in &now {
-            if seen.get(part) != Some(message) {
+            // Once per failing spell: the failing request may change from
+            // scrape to scrape, the state does not.
+            if !seen.contains_key(part) {
                 let count = failures.len();
                 tracing::warn!(target_url = %self.client.display(), part = %part, failed_requests = count, err = %message, "Proxmox API requests failing");
             }

@@ -41,6 +41,8 @@ struct Behaviour {
     slow: Option<(&'static str, Duration)>,
     /// Requests whose path starts with this get their connection dropped.
     drop: Option<&'static str>,
+    /// Requests whose path starts with this get a truncated JSON body.
+    garble: Option<&'static str>,
 }
 
 /// A CA and a server certificate it signed for 127.0.0.1.
@@ -117,6 +119,9 @@ async fn answer(req: Request<hyper::body::Incoming>, root: Arc<PathBuf>, behavio
     if behaviour.drop.is_some_and(|prefix| path.starts_with(prefix)) {
         // An error from the service makes hyper close the connection unanswered.
         return Err(std::io::Error::other("dropped"));
+    }
+    if behaviour.garble.is_some_and(|prefix| path.starts_with(prefix)) {
+        return Ok(reply(200, "OK", b"{\"data\":[{\"vmid\":10".to_vec()));
     }
     if path.ends_with("/content") && !query.split('&').any(|p| p == "content=backup") {
         return Ok(reply(400, "Parameter verification failed", b"{\"data\":null}".to_vec()));
@@ -495,7 +500,7 @@ fn assert_pve1_intact(s: &[Series], url: &str) {
 
 #[test]
 fn slow_node_is_cut_at_the_deadline_with_the_other_nodes_intact() {
-    let fake = FakePve::start(Behaviour { slow: Some(("/nodes/pve2/", Duration::from_secs(30))), drop: None });
+    let fake = FakePve::start(Behaviour { slow: Some(("/nodes/pve2/", Duration::from_secs(30))), ..Default::default() });
     let (_dir, token) = token_file(TOKEN);
     let exporter = Exporter::start(&exporter_args(&fake, &token, &format!("--collector.proxmox.fingerprint={}", fake.fingerprint())));
     let (text, took) = timed_scrape(&exporter, "3");
@@ -510,13 +515,26 @@ fn slow_node_is_cut_at_the_deadline_with_the_other_nodes_intact() {
 
 #[test]
 fn dropped_connections_cost_only_that_node() {
-    let fake = FakePve::start(Behaviour { slow: None, drop: Some("/nodes/pve2/") });
+    let fake = FakePve::start(Behaviour { drop: Some("/nodes/pve2/"), ..Default::default() });
     let (_dir, token) = token_file(TOKEN);
     let exporter = Exporter::start(&exporter_args(&fake, &token, &format!("--collector.proxmox.fingerprint={}", fake.fingerprint())));
     let (text, took) = timed_scrape(&exporter, "10");
     assert!(took < Duration::from_secs(3), "a dropped connection is a fast failure: {took:?}");
     let s = parse_exposition(&text).series;
     assert_pve1_intact(&s, &fake.url());
+}
+
+#[test]
+fn garbled_answers_cost_only_that_node_and_are_named() {
+    let fake = FakePve::start(Behaviour { garble: Some("/nodes/pve2/"), ..Default::default() });
+    let (_dir, token) = token_file(TOKEN);
+    let exporter = Exporter::start(&exporter_args(&fake, &token, &format!("--collector.proxmox.fingerprint={}", fake.fingerprint())));
+    let (text, _) = timed_scrape(&exporter, "10");
+    let s = parse_exposition(&text).series;
+    assert_pve1_intact(&s, &fake.url());
+    let (_, _, page) = exporter.get("/", &[]);
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("/nodes/pve2/") && page.contains("unexpected response"), "{page}");
 }
 
 #[test]
@@ -561,7 +579,7 @@ fn bad_settings_stop_start_up_naming_the_flag() {
 
 #[test]
 fn secret_appears_in_no_output_no_log_and_no_url() {
-    let fake = FakePve::start(Behaviour { slow: None, drop: Some("/nodes/pve2/") });
+    let fake = FakePve::start(Behaviour { drop: Some("/nodes/pve2/"), ..Default::default() });
     let (dir, token) = token_file(TOKEN);
     let log = dir.path().join("stderr.log");
     let port = free_port();

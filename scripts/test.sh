@@ -10,6 +10,7 @@ packages=(
   prometheus prometheus-alertmanager # promtool, amtool, a real Prometheus
   docker.io busybox-static           # dockerd and an image for the Docker tests
   qemu-user-static                   # runs the aarch64 build
+  clang llvm                         # ring's C for the static cross builds (build-static.sh)
   curl ca-certificates
 )
 missing=()

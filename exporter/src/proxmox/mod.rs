@@ -506,6 +506,9 @@ async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -
             Ok(())
         })();
         if let Err(e) = outcome {
+            if matches!(req, Req::Tasks { .. }) {
+                all_task_lists = false;
+            }
             if let Some(slot) = req.node().and_then(|i| g.nodes.get_mut(i)) {
                 slot.complete = false;
             }

@@ -10,6 +10,7 @@ packages=(
   prometheus prometheus-alertmanager # promtool, amtool, a real Prometheus
   docker.io busybox-static           # dockerd and an image for the Docker tests
   qemu-user-static                   # runs the aarch64 build
+  clang llvm                         # ring's C for the static cross builds (build-static.sh)
   curl ca-certificates
 )
 missing=()
@@ -23,6 +24,27 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# --- prometheus-pve-exporter, for the Proxmox differential test ----------
+# exporter/tests/it/proxmox.rs runs it against the same fake Proxmox API as
+# our collector and compares every series both emit. Installed once from
+# PyPI into a virtual environment under target/ (pinned: the comparison is
+# against this version's names, help texts and labels).
+PVE_EXPORTER_VERSION=3.10.2
+pve_venv=target/pve-venv
+if ! "$pve_venv/bin/pip" show prometheus-pve-exporter 2>/dev/null | grep -qx "Version: $PVE_EXPORTER_VERSION"; then
+  if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+  fi
+  rm -rf "$pve_venv"
+  python3 -m venv "$pve_venv"
+  "$pve_venv/bin/pip" install --quiet --disable-pip-version-check "prometheus-pve-exporter==$PVE_EXPORTER_VERSION"
+fi
+export HOMELAB_PVE_EXPORTER="$PWD/$pve_venv/bin/pve_exporter"
+# --------------------------------------------------------------------------
 
 # Tests that need a real program fail (never skip) when it is missing.
 export HOMELAB_REQUIRE_REAL=1

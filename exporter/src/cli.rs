@@ -153,6 +153,9 @@ pub struct Flags {
     #[allow(missing_docs)]
     #[command(flatten)]
     pub nut: crate::nut::Options,
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub proxmox: crate::proxmox::Options,
 }
 
 /// Everything a serving exporter is built from.

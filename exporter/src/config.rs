@@ -58,6 +58,9 @@ pub struct ConfigFile {
     /// upsd servers for the `nut` collector.
     #[serde(default)]
     pub nut: Option<crate::nut::Config>,
+    /// Proxmox VE API endpoints for the `proxmox` collector.
+    #[serde(default)]
+    pub proxmox: Option<crate::proxmox::Config>,
 }
 
 /// A loaded file with its text (kept to point errors at lines).

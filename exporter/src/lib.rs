@@ -14,6 +14,7 @@ pub mod host;
 pub mod metrics;
 pub mod nut;
 pub mod process;
+pub mod proxmox;
 pub mod registry;
 pub mod scrape;
 pub mod server;

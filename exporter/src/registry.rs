@@ -69,6 +69,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("vmstat", true, host::vmstat::build),
     entry!("watchdog", true, host::watchdog::build),
     entry!("nut", true, crate::nut::build),
+    entry!("proxmox", true, crate::proxmox::build),
 ];
 
 /// Looks a collector up by name.

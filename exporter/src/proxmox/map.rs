@@ -1,0 +1,829 @@
+//! From what the Proxmox VE API answered to metric families: pure, no I/O.
+//!
+//! The `pve_*` families keep prometheus-pve-exporter's names, HELP texts,
+//! types and label sets (its `collector/cluster.py` and `node.py`), so its
+//! dashboards and alerts work unchanged. The `pve_backup_*` families are
+//! ours: the newest backup of every guest found on the backup storages, and
+//! the outcome of its newest vzdump task, for RPO alerts. The
+//! `homelab_exporter_*` families say which parts of a scrape failed.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use super::api::{
+    status_num, status_str, Content, GuestConfig, LogLine, Num, NotBackedUp, QDevice, ReplicationJob, Resource,
+    StatusEntry, Subscription, Task, Text, Version,
+};
+use crate::metrics::{Family, Kind, Name, Sample, Snapshot};
+
+/// Everything one endpoint answered during one scrape. `None` where the
+/// request failed (or was not made).
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// The endpoint as shown in the `target` label (`https://HOST:PORT`).
+    pub endpoint: String,
+    /// `/cluster/status`.
+    pub status: Option<Vec<StatusEntry>>,
+    /// `/cluster/resources`.
+    pub resources: Option<Vec<Resource>>,
+    /// `/version`.
+    pub version: Option<Version>,
+    /// `/cluster/backup-info/not-backed-up`.
+    pub not_backed_up: Option<Vec<NotBackedUp>>,
+    /// `/cluster/config/qdevice` (an error there means "no QDevice").
+    pub qdevice: Option<QDevice>,
+    /// Per online node, what its own endpoints answered.
+    pub nodes: Vec<NodeGathered>,
+    /// Backup content per storage: (`storage/NODE/NAME`, items).
+    pub contents: Vec<(String, Vec<Content>)>,
+    /// Parsed logs of multi-guest vzdump tasks, by UPID.
+    pub logs: HashMap<String, Arc<Vec<GuestRun>>>,
+    /// Requests that failed this scrape.
+    pub failures: usize,
+    /// True when a cluster-wide request failed.
+    pub cluster_failed: bool,
+}
+
+/// What one node's endpoints answered.
+#[derive(Debug, Default)]
+pub struct NodeGathered {
+    /// Node name.
+    pub name: String,
+    /// `onboot` of each guest config read: (`qemu`|`lxc`, vmid, config).
+    pub configs: Vec<(&'static str, u32, GuestConfig)>,
+    /// `/nodes/{node}/replication`.
+    pub replication: Option<Vec<ReplicationJob>>,
+    /// `/nodes/{node}/subscription`.
+    pub subscription: Option<Subscription>,
+    /// `/nodes/{node}/tasks?typefilter=vzdump`.
+    pub tasks: Option<Vec<Task>>,
+    /// False when any request for this node failed.
+    pub complete: bool,
+}
+
+/// What a vzdump task log says about one guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestRun {
+    /// The guest.
+    pub vmid: u32,
+    /// `Some(true)` finished, `Some(false)` failed, `None` started only.
+    pub ok: Option<bool>,
+}
+
+/// Reads the per-guest results out of a vzdump task log: `Starting Backup
+/// of VM N (type)`, `Finished Backup of VM N (...)`, `Backup of VM N failed
+/// - ...` (PVE::VZDump's messages). Other lines are skipped.
+pub fn parse_vzdump_log(lines: &[LogLine]) -> Vec<GuestRun> {
+    let mut runs: Vec<GuestRun> = Vec::new();
+    let mut set = |vmid: u32, ok: Option<bool>| match runs.iter_mut().find(|r| r.vmid == vmid) {
+        Some(r) => {
+            if ok.is_some() {
+                r.ok = ok;
+            }
+        }
+        None => runs.push(GuestRun { vmid, ok }),
+    };
+    for line in lines {
+        let t = line.t.as_str();
+        let msg = t.split_once(": ").map(|(_, m)| m).unwrap_or(t);
+        if let Some(rest) = msg.strip_prefix("Starting Backup of VM ") {
+            if let Some(vmid) = leading_vmid(rest) {
+                set(vmid, None);
+            }
+        } else if let Some(rest) = msg.strip_prefix("Finished Backup of VM ") {
+            if let Some(vmid) = leading_vmid(rest) {
+                set(vmid, Some(true));
+            }
+        } else if let Some(rest) = msg.strip_prefix("Backup of VM ") {
+            if let Some(vmid) = leading_vmid(rest) {
+                if rest[digits_len(rest)..].starts_with(" failed") {
+                    set(vmid, Some(false));
+                }
+            }
+        }
+    }
+    runs
+}
+
+fn digits_len(s: &str) -> usize {
+    s.bytes().take_while(u8::is_ascii_digit).count()
+}
+
+fn leading_vmid(s: &str) -> Option<u32> {
+    let n = digits_len(s);
+    if n == 0 || !matches!(s.as_bytes().get(n), None | Some(b' ')) {
+        return None;
+    }
+    s[..n].parse().ok()
+}
+
+/// A task's status counts as success: `OK` or `WARNINGS: n`.
+pub fn task_succeeded(status: &str) -> bool {
+    status == "OK" || status.starts_with("WARNINGS")
+}
+
+/// The VMID a vzdump task is for, when it backed up exactly one guest.
+pub fn single_guest(task: &Task) -> Option<u32> {
+    task.id.as_ref().and_then(|id| id.as_str().parse().ok())
+}
+
+/// The newest-first order of a node's tasks.
+pub fn newest_first(tasks: &[Task]) -> Vec<&Task> {
+    let mut sorted: Vec<&Task> = tasks.iter().filter(|t| is_vzdump(t) && t.endtime.is_some()).collect();
+    sorted.sort_by(|a, b| {
+        let ka = a.starttime.map(|n| n.0).unwrap_or(0.0);
+        let kb = b.starttime.map(|n| n.0).unwrap_or(0.0);
+        kb.total_cmp(&ka)
+    });
+    sorted
+}
+
+fn is_vzdump(t: &Task) -> bool {
+    t.kind.as_ref().is_none_or(|k| k.as_str() == "vzdump")
+}
+
+/// Which multi-guest task logs to fetch for a node: walking its tasks
+/// newest first until every guest in `guests` is covered by a task already
+/// known, taking at most `max` logs not in `known`.
+pub fn logs_to_fetch(tasks: &[Task], guests: &HashSet<u32>, known: &HashMap<String, Arc<Vec<GuestRun>>>, max: usize) -> Vec<String> {
+    let mut covered: HashSet<u32> = HashSet::new();
+    let mut wanted = Vec::new();
+    for task in newest_first(tasks) {
+        if guests.iter().all(|g| covered.contains(g)) || wanted.len() >= max {
+            break;
+        }
+        match single_guest(task) {
+            Some(vmid) => {
+                covered.insert(vmid);
+            }
+            None => match known.get(&task.upid) {
+                Some(runs) => covered.extend(runs.iter().map(|r| r.vmid)),
+                None => wanted.push(task.upid.clone()),
+            },
+        }
+    }
+    wanted
+}
+
+/// The newest vzdump outcome of a guest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    /// Task start (Unix seconds), to pick the newest across nodes.
+    pub start: f64,
+    /// Task end (Unix seconds).
+    pub end: f64,
+    /// Whether the guest's backup succeeded.
+    pub ok: bool,
+}
+
+/// Each guest's newest vzdump outcome on one node. A multi-guest task whose
+/// log is not known stops the walk: older tasks might be superseded by it.
+pub fn node_outcomes(tasks: &[Task], logs: &HashMap<String, Arc<Vec<GuestRun>>>) -> BTreeMap<u32, Outcome> {
+    let mut out = BTreeMap::new();
+    for task in newest_first(tasks) {
+        let status = task.status.as_ref().map(Text::as_str).unwrap_or("");
+        let start = task.starttime.map(|n| n.0).unwrap_or(0.0);
+        let end = task.endtime.map(|n| n.0).unwrap_or(0.0);
+        match single_guest(task) {
+            Some(vmid) => {
+                out.entry(vmid).or_insert(Outcome { start, end, ok: task_succeeded(status) });
+            }
+            None => {
+                let Some(runs) = logs.get(&task.upid) else { break };
+                for run in runs.iter() {
+                    let ok = run.ok.unwrap_or_else(|| task_succeeded(status));
+                    out.entry(run.vmid).or_insert(Outcome { start, end, ok });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Newest backup of a guest: (ctime, size).
+pub fn newest_backups(contents: &[(String, Vec<Content>)]) -> BTreeMap<u32, (f64, f64)> {
+    let mut out: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+    for (_, items) in contents {
+        for item in items {
+            if item.content.as_ref().is_some_and(|c| c.as_str() != "backup") {
+                continue;
+            }
+            let (Some(Num(vmid)), Some(Num(ctime))) = (item.vmid, item.ctime) else { continue };
+            if vmid < 0.0 || vmid > u32::MAX as f64 || vmid.fract() != 0.0 {
+                continue;
+            }
+            let size = item.size.map(|n| n.0).unwrap_or(0.0);
+            let slot = out.entry(vmid as u32).or_insert((ctime, size));
+            if ctime > slot.0 {
+                *slot = (ctime, size);
+            }
+        }
+    }
+    out
+}
+
+/// Unix time of midnight UTC of a `YYYY-MM-DD` date.
+pub fn date_to_unix(date: &str) -> Option<f64> {
+    let mut parts = date.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400) as f64)
+}
+
+// prometheus-pve-exporter's HELP texts, verbatim.
+const UP_HELP: &str = "Node/VM/CT-Status is online/running";
+const VERSION_HELP: &str = "Proxmox VE version info";
+const NODE_INFO_HELP: &str = "Node info";
+const CLUSTER_INFO_HELP: &str = "Cluster info";
+const QDEVICE_INFO_HELP: &str = "Proxmox VE QDevice info (1 if configured)";
+const QDEVICE_UP_HELP: &str = "Proxmox VE QDevice is connected (1) or not (0)";
+const HA_HELP: &str = "HA service status (for HA managed VMs).";
+const LOCK_HELP: &str = "The guest's current config lock (for types 'qemu' and 'lxc')";
+const GUEST_INFO_HELP: &str = "VM/CT info";
+const STORAGE_INFO_HELP: &str = "Storage info";
+const NOT_BACKED_UP_TOTAL_HELP: &str = "Total number of guests not covered by any backup job.";
+const NOT_BACKED_UP_INFO_HELP: &str = "Present if guest is not covered by any backup job.";
+const ONBOOT_HELP: &str = "Proxmox vm config onboot value";
+const SUBSCRIPTION_INFO_HELP: &str = "Proxmox VE subscription info (1 if present)";
+const SUBSCRIPTION_STATUS_HELP: &str = "Proxmox VE subscription status (1 if matches status)";
+const SUBSCRIPTION_DUE_HELP: &str = "Subscription next due date as Unix timestamp";
+
+/// (field, name, help, type) of the per-resource value families.
+/// prometheus-pve-exporter's deprecated gauges `pve_network_{transmit,receive}_bytes`
+/// and `pve_disk_{write,read}_bytes` are left out: in OpenMetrics (which
+/// Prometheus prefers) three of them would share a family name with the
+/// `_total` counters and make the whole exposition invalid.
+type ValueFamily = (&'static str, &'static str, &'static str, Kind);
+
+const RESOURCE_VALUES: &[ValueFamily] = &[
+    ("maxdisk", "pve_disk_size_bytes", "Storage size in bytes (for type 'storage'), root image size for VMs (for types 'qemu' and 'lxc').", Kind::Gauge),
+    ("disk", "pve_disk_usage_bytes", "Used disk space in bytes (for type 'storage'), used root image space for VMs (for types 'qemu' and 'lxc').", Kind::Gauge),
+    ("maxmem", "pve_memory_size_bytes", "Number of available memory in bytes (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
+    ("mem", "pve_memory_usage_bytes", "Used memory in bytes (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
+    ("cpu", "pve_cpu_usage_ratio", "CPU utilization (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
+    ("maxcpu", "pve_cpu_usage_limit", "Number of available CPUs (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
+    ("uptime", "pve_uptime_seconds", "Uptime of node or virtual guest in seconds (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
+    ("shared", "pve_storage_shared", "Whether or not the storage is shared among cluster nodes", Kind::Gauge),
+    ("netout", "pve_network_transmit_bytes_total", "The amount of traffic in bytes that was sent from the guest over the network since it was started. (for types 'qemu' and 'lxc')", Kind::Counter),
+    ("netin", "pve_network_receive_bytes_total", "The amount of traffic in bytes that was sent to the guest over the network since it was started. (for types 'qemu' and 'lxc')", Kind::Counter),
+    ("diskwrite", "pve_disk_written_bytes_total", "The amount of bytes the guest wrote to its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc')", Kind::Counter),
+    ("diskread", "pve_disk_read_bytes_total", "The amount of bytes the guest read from its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc')", Kind::Counter),
+];
+
+fn resource_value(r: &Resource, field: &str) -> Option<f64> {
+    let v = match field {
+        "maxdisk" => r.maxdisk,
+        "disk" => r.disk,
+        "maxmem" => r.maxmem,
+        "mem" => r.mem,
+        "netout" => r.netout,
+        "netin" => r.netin,
+        "diskwrite" => r.diskwrite,
+        "diskread" => r.diskread,
+        "cpu" => r.cpu,
+        "maxcpu" => r.maxcpu,
+        "uptime" => r.uptime,
+        "shared" => r.shared,
+        _ => None,
+    };
+    v.map(|n| n.0)
+}
+
+const GUEST_HA_STATES: &[&str] = &[
+    "stopped", "request_stop", "request_start", "request_start_balance", "started", "fence", "recovery", "migrate",
+    "relocate", "freeze", "error",
+];
+const NODE_HA_STATES: &[&str] = &["online", "maintenance", "unknown", "fence", "gone"];
+const LOCK_STATES: &[&str] =
+    &["backup", "clone", "create", "migrate", "rollback", "snapshot", "snapshot-delete", "suspended", "suspending"];
+const SUBSCRIPTION_STATUSES: &[&str] = &["new", "notfound", "active", "invalid", "expired", "suspended"];
+
+/// A family built locally and pushed into the snapshot once.
+fn fam(name: &'static str, help: &'static str, kind: Kind) -> Family {
+    Family { name: Cow::Borrowed(name), help: Cow::Borrowed(help), kind, samples: Vec::new() }
+}
+
+fn push(f: &mut Family, labels: Vec<(Name, String)>, value: f64) {
+    f.samples.push(Sample { suffix: "", labels, value, timestamp_ms: None });
+}
+
+fn id(v: impl Into<String>) -> Vec<(Name, String)> {
+    vec![(Cow::Borrowed("id"), v.into())]
+}
+
+fn b(v: bool) -> f64 {
+    if v {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+fn text(t: &Option<Text>) -> String {
+    t.as_ref().map(|t| t.0.clone()).unwrap_or_default()
+}
+
+fn is_label_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// Writes every family one endpoint's answers give.
+pub fn write(g: &Gathered, out: &mut Snapshot) {
+    let resources: &[Resource] = g.resources.as_deref().unwrap_or(&[]);
+    write_status(g, resources, out);
+    write_resources(resources, out);
+    write_version(g, out);
+    write_not_backed_up(g, out);
+    write_qdevice(g, out);
+    write_nodes(g, out);
+    write_backups(g, resources, out);
+    write_health(g, out);
+}
+
+fn write_status(g: &Gathered, resources: &[Resource], out: &mut Snapshot) {
+    let mut up = fam("pve_up", UP_HELP, Kind::Gauge);
+    let mut node_info = fam("pve_node_info", NODE_INFO_HELP, Kind::Gauge);
+    let mut cluster_info = fam("pve_cluster_info", CLUSTER_INFO_HELP, Kind::Gauge);
+    for entry in g.status.as_deref().unwrap_or(&[]) {
+        match status_str(entry, "type").as_str() {
+            "node" => {
+                if let Some(online) = status_num(entry, "online") {
+                    push(&mut up, id(status_str(entry, "id")), online);
+                }
+                let labels = ["id", "level", "name", "nodeid"]
+                    .iter()
+                    .map(|k| (Cow::Borrowed(*k), status_str(entry, k)))
+                    .collect();
+                push(&mut node_info, labels, 1.0);
+            }
+            "cluster" => {
+                let name = status_str(entry, "name");
+                if let Some(quorate) = status_num(entry, "quorate") {
+                    push(&mut up, id(format!("cluster/{name}")), quorate);
+                }
+                let mut labels: Vec<(Name, String)> = vec![(Cow::Borrowed("id"), format!("cluster/{name}"))];
+                for (k, v) in entry {
+                    if matches!(k.as_str(), "type" | "name" | "id") || !is_label_name(k) {
+                        continue;
+                    }
+                    labels.push((Cow::Owned(k.clone()), super::api::py_str(v)));
+                }
+                push(&mut cluster_info, labels, 1.0);
+            }
+            _ => {}
+        }
+    }
+    for r in resources.iter().filter(|r| matches!(r.kind.as_str(), "qemu" | "lxc")) {
+        push(&mut up, id(r.id.clone()), b(r.status.as_ref().is_some_and(|s| s.as_str() == "running")));
+    }
+    for r in resources.iter().filter(|r| r.kind == "storage") {
+        push(&mut up, id(r.id.clone()), b(r.status.as_ref().is_some_and(|s| s.as_str() == "available")));
+    }
+    out.families.extend([up, node_info, cluster_info]);
+}
+
+fn write_resources(resources: &[Resource], out: &mut Snapshot) {
+    let mut values: Vec<Family> = RESOURCE_VALUES.iter().map(|(_, n, h, k)| fam(n, h, *k)).collect();
+    let mut ha = fam("pve_ha_state", HA_HELP, Kind::Gauge);
+    let mut lock = fam("pve_lock_state", LOCK_HELP, Kind::Gauge);
+    let mut guest = fam("pve_guest_info", GUEST_INFO_HELP, Kind::Gauge);
+    let mut storage = fam("pve_storage_info", STORAGE_INFO_HELP, Kind::Gauge);
+    for r in resources {
+        let is_guest = matches!(r.kind.as_str(), "qemu" | "lxc");
+        if is_guest {
+            let labels = vec![
+                (Cow::Borrowed("id"), r.id.clone()),
+                (Cow::Borrowed("node"), text(&r.node)),
+                (Cow::Borrowed("name"), text(&r.name)),
+                (Cow::Borrowed("type"), r.kind.clone()),
+                (Cow::Borrowed("template"), text(&r.template)),
+                (Cow::Borrowed("tags"), text(&r.tags)),
+            ];
+            push(&mut guest, labels, 1.0);
+        } else if r.kind == "storage" {
+            // Proxmox lists content types in random order: sort them.
+            let mut content: Vec<&str> = r.content.as_ref().map(|c| c.as_str()).unwrap_or("").split(',').collect();
+            content.sort_unstable();
+            let labels = vec![
+                (Cow::Borrowed("id"), r.id.clone()),
+                (Cow::Borrowed("node"), text(&r.node)),
+                (Cow::Borrowed("storage"), text(&r.storage)),
+                (Cow::Borrowed("plugintype"), text(&r.plugintype)),
+                (Cow::Borrowed("content"), content.join(",")),
+            ];
+            push(&mut storage, labels, 1.0);
+        }
+        let states = match r.kind.as_str() {
+            "qemu" | "lxc" => Some(GUEST_HA_STATES),
+            "node" => Some(NODE_HA_STATES),
+            _ => None,
+        };
+        if let Some(states) = states {
+            let current = r.hastate.as_ref().map(Text::as_str);
+            for state in states {
+                push(&mut ha, vec![(Cow::Borrowed("id"), r.id.clone()), (Cow::Borrowed("state"), (*state).to_owned())], b(current == Some(state)));
+            }
+        }
+        if is_guest {
+            let current = r.lock.as_ref().map(Text::as_str);
+            for state in LOCK_STATES {
+                push(&mut lock, vec![(Cow::Borrowed("id"), r.id.clone()), (Cow::Borrowed("state"), (*state).to_owned())], b(current == Some(state)));
+            }
+        }
+        for ((field, ..), family) in RESOURCE_VALUES.iter().zip(values.iter_mut()) {
+            if let Some(v) = resource_value(r, field) {
+                push(family, id(r.id.clone()), v);
+            }
+        }
+    }
+    out.families.extend(values);
+    out.families.extend([ha, lock, guest, storage]);
+}
+
+fn write_version(g: &Gathered, out: &mut Snapshot) {
+    let Some(v) = &g.version else { return };
+    let labels: Vec<(Name, String)> = [("release", &v.release), ("repoid", &v.repoid), ("version", &v.version)]
+        .into_iter()
+        .filter_map(|(k, t)| t.as_ref().map(|t| (Cow::Borrowed(k), t.0.clone())))
+        .collect();
+    if labels.is_empty() {
+        return;
+    }
+    let mut f = fam("pve_version_info", VERSION_HELP, Kind::Gauge);
+    push(&mut f, labels, 1.0);
+    out.families.push(f);
+}
+
+fn write_not_backed_up(g: &Gathered, out: &mut Snapshot) {
+    let Some(list) = &g.not_backed_up else { return };
+    let mut info = fam("pve_not_backed_up_info", NOT_BACKED_UP_INFO_HELP, Kind::Gauge);
+    for entry in list {
+        push(&mut info, id(format!("{}/{}", entry.kind, entry.vmid)), 1.0);
+    }
+    out.families.push(info);
+    // As prometheus-pve-exporter: named after the first /cluster/status
+    // entry (the cluster, or the node of a standalone host).
+    if let Some(first) = g.status.as_ref().and_then(|s| s.first()) {
+        let mut total = fam("pve_not_backed_up_total", NOT_BACKED_UP_TOTAL_HELP, Kind::Gauge);
+        push(&mut total, id(format!("cluster/{}", status_str(first, "name"))), list.len() as f64);
+        out.families.push(total);
+    }
+}
+
+fn write_qdevice(g: &Gathered, out: &mut Snapshot) {
+    let Some(q) = g.qdevice.as_ref().filter(|q| !q.is_empty()) else { return };
+    let Some(cluster) = g.status.as_deref().unwrap_or(&[]).iter().find(|e| status_str(e, "type") == "cluster") else {
+        return;
+    };
+    let cluster_id = format!("cluster/{}", status_str(cluster, "name"));
+    let field = |k: &str| q.get(k).map(super::api::py_str).unwrap_or_default();
+    let mut info = fam("pve_qdevice_info", QDEVICE_INFO_HELP, Kind::Gauge);
+    push(
+        &mut info,
+        vec![
+            (Cow::Borrowed("id"), cluster_id.clone()),
+            (Cow::Borrowed("model"), field("Model")),
+            (Cow::Borrowed("algorithm"), field("Algorithm")),
+            (Cow::Borrowed("qnetd_host"), field("QNetd host")),
+            (Cow::Borrowed("tie_breaker"), field("Tie-breaker")),
+            (Cow::Borrowed("state"), field("State")),
+        ],
+        1.0,
+    );
+    let mut up = fam("pve_qdevice_up", QDEVICE_UP_HELP, Kind::Gauge);
+    push(&mut up, id(cluster_id), b(field("State") == "Connected"));
+    out.families.extend([info, up]);
+}
+
+fn write_nodes(g: &Gathered, out: &mut Snapshot) {
+    let mut onboot = fam("pve_onboot_status", ONBOOT_HELP, Kind::Gauge);
+    let mut sub_info = fam("pve_subscription_info", SUBSCRIPTION_INFO_HELP, Kind::Gauge);
+    let mut sub_status = fam("pve_subscription_status", SUBSCRIPTION_STATUS_HELP, Kind::Gauge);
+    let mut sub_due = fam("pve_subscription_next_due_timestamp_seconds", SUBSCRIPTION_DUE_HELP, Kind::Gauge);
+    let mut repl: Vec<Family> = vec![
+        fam("pve_replication_duration_seconds", "Proxmox vm replication duration", Kind::Gauge),
+        fam("pve_replication_last_sync_timestamp_seconds", "Proxmox vm replication last_sync", Kind::Gauge),
+        fam("pve_replication_last_try_timestamp_seconds", "Proxmox vm replication last_try", Kind::Gauge),
+        fam("pve_replication_next_sync_timestamp_seconds", "Proxmox vm replication next_sync", Kind::Gauge),
+        fam("pve_replication_failed_syncs", "Proxmox vm replication fail_count", Kind::Gauge),
+    ];
+    let mut repl_info = fam("pve_replication_info", "Proxmox vm replication info", Kind::Gauge);
+    let mut seen_jobs: HashSet<&str> = HashSet::new();
+    for node in &g.nodes {
+        for (kind, vmid, config) in &node.configs {
+            if let Some(Num(v)) = config.onboot {
+                let labels = vec![
+                    (Cow::Borrowed("id"), format!("{kind}/{vmid}")),
+                    (Cow::Borrowed("node"), node.name.clone()),
+                    (Cow::Borrowed("type"), (*kind).to_owned()),
+                ];
+                push(&mut onboot, labels, v);
+            }
+        }
+        if let Some(sub) = &node.subscription {
+            let node_id = format!("node/{}", node.name);
+            let level = sub.level.as_ref().map(|t| t.0.clone()).unwrap_or_else(|| "unknown".into());
+            push(&mut sub_info, vec![(Cow::Borrowed("id"), node_id.clone()), (Cow::Borrowed("level"), level)], 1.0);
+            let status = sub.status.as_ref().map(Text::as_str).unwrap_or("unknown");
+            for s in SUBSCRIPTION_STATUSES {
+                push(&mut sub_status, vec![(Cow::Borrowed("id"), node_id.clone()), (Cow::Borrowed("status"), (*s).to_owned())], b(status == *s));
+            }
+            if let Some(ts) = sub.nextduedate.as_ref().and_then(|d| date_to_unix(d.as_str())) {
+                push(&mut sub_due, id(node_id), ts);
+            }
+        }
+        for job in node.replication.as_deref().unwrap_or(&[]) {
+            if !seen_jobs.insert(job.id.as_str()) {
+                continue;
+            }
+            let labels = vec![
+                (Cow::Borrowed("id"), job.id.0.clone()),
+                (Cow::Borrowed("type"), text(&job.kind)),
+                (Cow::Borrowed("source"), format!("node/{}", text(&job.source))),
+                (Cow::Borrowed("target"), format!("node/{}", text(&job.target))),
+                (Cow::Borrowed("guest"), format!("{}/{}", text(&job.vmtype), text(&job.guest))),
+            ];
+            push(&mut repl_info, labels, 1.0);
+            let values = [job.duration, job.last_sync, job.last_try, job.next_sync, job.fail_count];
+            for (family, value) in repl.iter_mut().zip(values) {
+                if let Some(Num(v)) = value {
+                    push(family, id(job.id.0.clone()), v);
+                }
+            }
+        }
+    }
+    out.families.extend([onboot, sub_info, sub_status, sub_due, repl_info]);
+    out.families.extend(repl);
+}
+
+const BACKUP_TS_HELP: &str = "Creation time (ctime) of the newest backup of the guest on any backup storage, from /nodes/{node}/storage/{storage}/content?content=backup.";
+const BACKUP_SIZE_HELP: &str = "Size in bytes of the newest backup of the guest, from /nodes/{node}/storage/{storage}/content?content=backup.";
+const TASK_OK_HELP: &str = "Whether the newest finished vzdump task that backed up the guest succeeded for it, from /nodes/{node}/tasks and the task log.";
+const TASK_END_HELP: &str = "End time of the newest finished vzdump task that backed up the guest, from /nodes/{node}/tasks.";
+
+fn write_backups(g: &Gathered, resources: &[Resource], out: &mut Snapshot) {
+    // Only guests that exist: stale backups of deleted guests would keep
+    // RPO alerts firing forever.
+    let guests: HashMap<u32, &str> = resources
+        .iter()
+        .filter(|r| matches!(r.kind.as_str(), "qemu" | "lxc"))
+        .filter_map(|r| r.guest_vmid().map(|v| (v, r.id.as_str())))
+        .collect();
+    if !g.contents.is_empty() {
+        let mut ts = fam("pve_backup_last_timestamp_seconds", BACKUP_TS_HELP, Kind::Gauge);
+        let mut size = fam("pve_backup_last_size_bytes", BACKUP_SIZE_HELP, Kind::Gauge);
+        for (vmid, (ctime, bytes)) in newest_backups(&g.contents) {
+            if let Some(gid) = guests.get(&vmid) {
+                push(&mut ts, id(*gid), ctime);
+                push(&mut size, id(*gid), bytes);
+            }
+        }
+        out.families.extend([ts, size]);
+    }
+    let mut newest: BTreeMap<u32, Outcome> = BTreeMap::new();
+    for node in &g.nodes {
+        for (vmid, o) in node_outcomes(node.tasks.as_deref().unwrap_or(&[]), &g.logs) {
+            match newest.get(&vmid) {
+                Some(prev) if prev.start >= o.start => {}
+                _ => {
+                    newest.insert(vmid, o);
+                }
+            }
+        }
+    }
+    let mut ok = fam("pve_backup_last_task_success", TASK_OK_HELP, Kind::Gauge);
+    let mut end = fam("pve_backup_last_task_end_timestamp_seconds", TASK_END_HELP, Kind::Gauge);
+    for (vmid, o) in newest {
+        if let Some(gid) = guests.get(&vmid) {
+            push(&mut ok, id(*gid), b(o.ok));
+            push(&mut end, id(*gid), o.end);
+        }
+    }
+    out.families.extend([ok, end]);
+}
+
+/// The per-target reachability gauge shared by the network collectors.
+pub const TARGET_UP: &str = "homelab_exporter_target_up";
+const TARGET_UP_HELP: &str = "Whether the collector's last scrape of this target succeeded.";
+const NODE_SUCCESS_HELP: &str = "Whether every Proxmox VE API request for this online node (guest configs, replication, subscription, vzdump tasks, backup content) succeeded this scrape.";
+const FAILURES_HELP: &str = "Number of Proxmox VE API requests that failed during this scrape.";
+
+fn write_health(g: &Gathered, out: &mut Snapshot) {
+    let target = || (Cow::Borrowed("target"), g.endpoint.clone());
+    let mut up = fam(TARGET_UP, TARGET_UP_HELP, Kind::Gauge);
+    push(&mut up, vec![(Cow::Borrowed("collector"), "proxmox".to_owned()), target()], b(!g.cluster_failed));
+    let mut failures = fam("homelab_exporter_proxmox_request_failures", FAILURES_HELP, Kind::Gauge);
+    push(&mut failures, vec![target()], g.failures as f64);
+    let mut nodes = fam("homelab_exporter_proxmox_node_scrape_success", NODE_SUCCESS_HELP, Kind::Gauge);
+    for node in &g.nodes {
+        push(&mut nodes, vec![(Cow::Borrowed("id"), format!("node/{}", node.name)), target()], b(node.complete));
+    }
+    out.families.extend([up, failures, nodes]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::api::decode;
+    use super::*;
+
+    fn lines(text: &str) -> Vec<LogLine> {
+        text.lines().map(|t| LogLine { t: t.to_owned() }).collect()
+    }
+
+    fn series(out: &Snapshot, name: &str) -> Vec<(Vec<(String, String)>, f64)> {
+        out.families
+            .iter()
+            .filter(|f| f.name == name)
+            .flat_map(|f| &f.samples)
+            .map(|s| (s.labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), s.value))
+            .collect()
+    }
+
+    #[test]
+    fn vzdump_log_gives_each_guest_result() {
+        let log = lines(
+            "INFO: starting new backup job: vzdump 100 101 102 --storage pbs --mode snapshot\n\
+             INFO: Starting Backup of VM 100 (qemu)\n\
+             INFO: Backup started at 2024-06-11 01:00:02\n\
+             INFO: Finished Backup of VM 100 (00:00:42)\n\
+             INFO: Starting Backup of VM 101 (lxc)\n\
+             ERROR: Backup of VM 101 failed - command 'lxc-freeze -n 101' failed: exit code 1\n\
+             INFO: Starting Backup of VM 102 (qemu)\n\
+             INFO: Backup of VM 1x failed - garbled\n\
+             Backup of VM\n\
+             INFO: Backup job finished with errors\n\
+             TASK ERROR: job errors",
+        );
+        assert_eq!(
+            parse_vzdump_log(&log),
+            vec![
+                GuestRun { vmid: 100, ok: Some(true) },
+                GuestRun { vmid: 101, ok: Some(false) },
+                GuestRun { vmid: 102, ok: None },
+            ]
+        );
+        assert!(parse_vzdump_log(&[]).is_empty());
+    }
+
+    fn task(upid: &str, id: &str, start: f64, status: &str) -> Task {
+        Task {
+            upid: upid.into(),
+            kind: Some(Text("vzdump".into())),
+            id: Some(Text(id.into())),
+            status: Some(Text(status.into())),
+            starttime: Some(Num(start)),
+            endtime: Some(Num(start + 60.0)),
+        }
+    }
+
+    #[test]
+    fn newest_task_per_guest_wins_and_unknown_logs_stop_the_walk() {
+        let tasks = vec![
+            task("A", "", 300.0, "job errors"),
+            task("B", "100", 400.0, "OK"),
+            task("C", "", 200.0, "OK"),
+            task("D", "101", 100.0, "OK"),
+        ];
+        let mut logs = HashMap::new();
+        logs.insert("A".to_owned(), Arc::new(vec![GuestRun { vmid: 100, ok: Some(true) }, GuestRun { vmid: 101, ok: Some(false) }, GuestRun { vmid: 102, ok: None }]));
+        let out = node_outcomes(&tasks, &logs);
+        assert_eq!(out[&100], Outcome { start: 400.0, end: 460.0, ok: true });
+        assert_eq!(out[&101], Outcome { start: 300.0, end: 360.0, ok: false });
+        // Started but never finished, in a task that ended with errors.
+        assert!(!out[&102].ok);
+        // C's log is unknown: D (older) must not decide anything.
+        assert!(!out.contains_key(&103));
+        let guests: HashSet<u32> = [100, 101, 103].into();
+        assert_eq!(logs_to_fetch(&tasks, &guests, &logs, 3), vec!["C".to_owned()]);
+        assert_eq!(logs_to_fetch(&tasks, &guests, &HashMap::new(), 1), vec!["A".to_owned()]);
+        let covered: HashSet<u32> = [100].into();
+        assert!(logs_to_fetch(&tasks, &covered, &HashMap::new(), 3).is_empty());
+    }
+
+    #[test]
+    fn newest_backup_per_guest() {
+        let pbs: Vec<Content> = decode(
+            br#"{"data":[
+              {"volid":"pbs:backup/vm/100/2024-06-10T01:00:00Z","content":"backup","ctime":1717981200,"size":100,"vmid":100,"format":"pbs-vm"},
+              {"volid":"pbs:backup/vm/100/2024-06-11T01:00:00Z","content":"backup","ctime":1718067600,"size":110,"vmid":100,"format":"pbs-vm"},
+              {"volid":"pbs:backup/ct/101/2024-06-11T01:00:00Z","content":"backup","ctime":1718067700,"size":5,"vmid":"101"}
+            ]}"#,
+        )
+        .unwrap();
+        let local: Vec<Content> = decode(
+            br#"{"data":[{"volid":"local:backup/vzdump-qemu-100-2024_06_12-01_00_00.vma.zst","content":"backup","ctime":1718154000,"size":90,"vmid":100},
+                         {"volid":"local:iso/x.iso","content":"iso","ctime":1,"size":1},
+                         {"volid":"local:backup/odd","content":"backup","size":1,"vmid":102}]}"#,
+        )
+        .unwrap();
+        let newest = newest_backups(&[("storage/pve1/pbs".into(), pbs), ("storage/pve1/local".into(), local)]);
+        assert_eq!(newest[&100], (1718154000.0, 90.0));
+        assert_eq!(newest[&101], (1718067700.0, 5.0));
+        assert_eq!(newest.len(), 2);
+    }
+
+    #[test]
+    fn due_dates_are_utc_midnight() {
+        assert_eq!(date_to_unix("1970-01-01"), Some(0.0));
+        assert_eq!(date_to_unix("2027-01-01"), Some(1798761600.0));
+        assert_eq!(date_to_unix("2024-02-29"), Some(1709164800.0));
+        for bad in ["", "2024-13-01", "2024-01", "x-y-z"] {
+            assert_eq!(date_to_unix(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cluster_families_follow_prometheus_pve_exporter() {
+        // Shapes from prometheus-pve-exporter's docstrings and test fixture.
+        let g = Gathered {
+            endpoint: "https://pve1:8006".into(),
+            status: Some(decode(br#"{"data":[
+                {"type":"cluster","id":"cluster","name":"pvec","nodes":2,"quorate":1,"version":2},
+                {"type":"node","id":"node/pve1","name":"pve1","nodeid":1,"ip":"10.0.0.1","level":"c","local":1,"online":1},
+                {"type":"node","id":"node/pve2","name":"pve2","nodeid":2,"ip":"10.0.0.2","level":"","local":0,"online":0}]}"#).unwrap()),
+            resources: Some(decode(br#"{"data":[
+                {"type":"qemu","id":"qemu/100","node":"pve1","name":"vm100","status":"running","template":0,"tags":"web;prod","cpu":0.1234,"maxcpu":2,"netin":5,"hastate":"started","lock":"backup"},
+                {"type":"storage","id":"storage/pve1/local","node":"pve1","storage":"local","plugintype":"dir","content":"vztmpl,backup,iso","status":"available","shared":0},
+                {"type":"pool","id":"pool/p","pool":"p"}]}"#).unwrap()),
+            version: Some(decode(br#"{"data":{"release":"8.2","repoid":"1a2b","version":"8.2.4","console":"xtermjs"}}"#).unwrap()),
+            not_backed_up: Some(decode(br#"{"data":[{"type":"qemu","vmid":100}]}"#).unwrap()),
+            qdevice: Some(decode(br#"{"data":{"Model":"Net","Algorithm":"Fifty-Fifty split","QNetd host":"10.0.0.9:5403","Tie-breaker":"Node with lowest node ID","State":"Connected"}}"#).unwrap()),
+            ..Default::default()
+        };
+        let mut out = Snapshot::new();
+        write(&g, &mut out);
+        let up = series(&out, "pve_up");
+        let l = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert!(up.contains(&(l(&[("id", "cluster/pvec")]), 1.0)));
+        assert!(up.contains(&(l(&[("id", "node/pve2")]), 0.0)));
+        assert!(up.contains(&(l(&[("id", "qemu/100")]), 1.0)));
+        assert!(up.contains(&(l(&[("id", "storage/pve1/local")]), 1.0)));
+        assert_eq!(
+            series(&out, "pve_cluster_info"),
+            vec![(l(&[("id", "cluster/pvec"), ("nodes", "2"), ("quorate", "1"), ("version", "2")]), 1.0)]
+        );
+        assert!(series(&out, "pve_node_info").contains(&(l(&[("id", "node/pve1"), ("level", "c"), ("name", "pve1"), ("nodeid", "1")]), 1.0)));
+        assert_eq!(
+            series(&out, "pve_guest_info"),
+            vec![(l(&[("id", "qemu/100"), ("node", "pve1"), ("name", "vm100"), ("type", "qemu"), ("template", "0"), ("tags", "web;prod")]), 1.0)]
+        );
+        assert_eq!(series(&out, "pve_storage_info")[0].0[4], ("content".to_owned(), "backup,iso,vztmpl".to_owned()));
+        assert_eq!(series(&out, "pve_cpu_usage_ratio"), vec![(l(&[("id", "qemu/100")]), 0.1234)]);
+        assert_eq!(series(&out, "pve_network_receive_bytes_total"), vec![(l(&[("id", "qemu/100")]), 5.0)]);
+        // The deprecated gauges are left out: in OpenMetrics their names are the counters' family names.
+        assert!(series(&out, "pve_network_receive_bytes").is_empty());
+        assert_eq!(series(&out, "pve_ha_state").len(), GUEST_HA_STATES.len());
+        assert!(series(&out, "pve_ha_state").contains(&(l(&[("id", "qemu/100"), ("state", "started")]), 1.0)));
+        assert!(series(&out, "pve_lock_state").contains(&(l(&[("id", "qemu/100"), ("state", "backup")]), 1.0)));
+        assert_eq!(series(&out, "pve_version_info"), vec![(l(&[("release", "8.2"), ("repoid", "1a2b"), ("version", "8.2.4")]), 1.0)]);
+        assert_eq!(series(&out, "pve_not_backed_up_total"), vec![(l(&[("id", "cluster/pvec")]), 1.0)]);
+        assert_eq!(series(&out, "pve_not_backed_up_info"), vec![(l(&[("id", "qemu/100")]), 1.0)]);
+        assert_eq!(series(&out, "pve_qdevice_up"), vec![(l(&[("id", "cluster/pvec")]), 1.0)]);
+        assert_eq!(series(&out, "pve_qdevice_info")[0].0[3], ("qnetd_host".to_owned(), "10.0.0.9:5403".to_owned()));
+        assert_eq!(series(&out, "homelab_exporter_target_up"), vec![(l(&[("collector", "proxmox"), ("target", "https://pve1:8006")]), 1.0)]);
+    }
+
+    #[test]
+    fn node_families_follow_prometheus_pve_exporter() {
+        let g = Gathered {
+            nodes: vec![NodeGathered {
+                name: "pve1".into(),
+                configs: vec![("qemu", 100, GuestConfig { onboot: Some(Num(1.0)) }), ("lxc", 102, GuestConfig { onboot: None })],
+                replication: Some(decode(br#"{"data":[{"id":"100-0","type":"local","source":"pve1","target":"pve2","vmtype":"qemu","guest":100,"duration":3.5,"last_sync":1700000000,"last_try":1700000000,"next_sync":1700000900,"fail_count":0}]}"#).unwrap()),
+                subscription: Some(decode(br#"{"data":{"level":"c","status":"active","nextduedate":"2027-01-01"}}"#).unwrap()),
+                tasks: None,
+                complete: true,
+            }],
+            ..Default::default()
+        };
+        let mut out = Snapshot::new();
+        write(&g, &mut out);
+        let l = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(series(&out, "pve_onboot_status"), vec![(l(&[("id", "qemu/100"), ("node", "pve1"), ("type", "qemu")]), 1.0)]);
+        assert_eq!(
+            series(&out, "pve_replication_info"),
+            vec![(l(&[("id", "100-0"), ("type", "local"), ("source", "node/pve1"), ("target", "node/pve2"), ("guest", "qemu/100")]), 1.0)]
+        );
+        assert_eq!(series(&out, "pve_replication_duration_seconds"), vec![(l(&[("id", "100-0")]), 3.5)]);
+        assert_eq!(series(&out, "pve_replication_failed_syncs"), vec![(l(&[("id", "100-0")]), 0.0)]);
+        assert_eq!(series(&out, "pve_subscription_info"), vec![(l(&[("id", "node/pve1"), ("level", "c")]), 1.0)]);
+        assert_eq!(series(&out, "pve_subscription_status").iter().filter(|s| s.1 == 1.0).count(), 1);
+        assert_eq!(series(&out, "pve_subscription_next_due_timestamp_seconds"), vec![(l(&[("id", "node/pve1")]), 1798761600.0)]);
+        assert_eq!(series(&out, "homelab_exporter_proxmox_node_scrape_success"), vec![(l(&[("id", "node/pve1"), ("target", "")]), 1.0)]);
+    }
+}

@@ -1,0 +1,706 @@
+//! The `proxmox` collector: Proxmox VE metrics from the HTTPS API with an
+//! API token (a PVEAuditor token is enough), under prometheus-pve-exporter's
+//! names, plus the freshness of every guest's backups.
+//!
+//! Each scrape reads, per configured endpoint (`--collector.proxmox.url`,
+//! `proxmox.endpoints` in the configuration file; a cluster or a standalone
+//! node), `/cluster/status`, `/cluster/resources`, `/version` and
+//! `/cluster/backup-info/not-backed-up`; then, for every online node,
+//! guest configs (`onboot`), replication jobs, the subscription, vzdump
+//! tasks (and the logs of multi-guest ones, once each) and the backup
+//! content of every backup storage. Requests run concurrently, bounded,
+//! each cut at the scrape deadline: a slow or failing node costs only its
+//! own series.
+//!
+//! [`client`] is the HTTPS client, [`api`] the answers' shapes and
+//! [`map`] the pure mapping into metric families.
+
+pub mod api;
+pub mod client;
+pub mod map;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::cli::Settings;
+use crate::collector::{AsyncCollector, Collector, Error, GatherFuture, Scrape};
+use crate::metrics::Snapshot;
+use crate::registry::BuildError;
+
+use api::{decode, status_num, status_str, Content, GuestConfig, LogLine, QDevice, Resource, StatusEntry, Task};
+use client::{segment, ApiError, Client, Session, SetupError, Target, Token, Trust};
+use map::{Gathered, GuestRun, NodeGathered};
+
+/// The environment variable read for the token when no token file is given.
+pub const TOKEN_ENV: &str = "HOMELAB_PROXMOX_TOKEN";
+/// Multi-guest vzdump task logs fetched per node and scrape, at most, one
+/// after the other (each may make older ones unneeded); each is fetched
+/// once and kept, as a finished task's log does not change.
+const LOGS_PER_NODE: usize = 3;
+/// Task logs kept between scrapes, at most.
+const LOG_CACHE_MAX: usize = 1024;
+/// Lines of a task log read, at most.
+const LOG_LINES: usize = 50_000;
+/// vzdump tasks listed per node.
+const TASKS_LIMIT: usize = 50;
+
+/// Flags of the `proxmox` collector.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Options {
+    /// Proxmox VE API URL of a cluster node or standalone host, as https://HOST[:PORT] (port 8006 when omitted).
+    #[arg(long = "collector.proxmox.url", value_name = "URL")]
+    pub proxmox_url: Option<String>,
+    /// File holding the API token as USER@REALM!TOKENID=SECRET (default: the HOMELAB_PROXMOX_TOKEN environment variable).
+    #[arg(long = "collector.proxmox.token-file", value_name = "FILE")]
+    pub proxmox_token_file: Option<PathBuf>,
+    /// PEM file of the CA certificates to trust for the API (e.g. the cluster's /etc/pve/pve-root-ca.pem).
+    #[arg(long = "collector.proxmox.ca-file", value_name = "FILE")]
+    pub proxmox_ca_file: Option<PathBuf>,
+    /// Trust exactly the API certificate with this SHA-256 fingerprint (AA:BB:..., as Proxmox shows it).
+    #[arg(long = "collector.proxmox.fingerprint", value_name = "SHA256")]
+    pub proxmox_fingerprint: Option<String>,
+    /// Trust any API certificate (insecure: the token can be intercepted).
+    #[arg(long = "collector.proxmox.insecure-skip-verify", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub proxmox_insecure_skip_verify: bool,
+    /// Most API requests in flight at once per endpoint.
+    #[arg(long = "collector.proxmox.max-concurrency", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub proxmox_max_concurrency: u16,
+    /// Read every guest's config for pve_onboot_status (one request per guest).
+    #[arg(long = "collector.proxmox.onboot", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub proxmox_onboot: bool,
+    /// Read backup storages and vzdump tasks for the pve_backup_* metrics.
+    #[arg(long = "collector.proxmox.backups", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub proxmox_backups: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            proxmox_url: None,
+            proxmox_token_file: None,
+            proxmox_ca_file: None,
+            proxmox_fingerprint: None,
+            proxmox_insecure_skip_verify: false,
+            proxmox_max_concurrency: 4,
+            proxmox_onboot: true,
+            proxmox_backups: true,
+        }
+    }
+}
+
+/// The `proxmox:` section of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Clusters or standalone nodes, besides `--collector.proxmox.url`.
+    #[serde(default)]
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+/// One API endpoint in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// `https://HOST[:PORT]`.
+    pub url: String,
+    /// File holding the token as `USER@REALM!TOKENID=SECRET`.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Environment variable holding the token (default `HOMELAB_PROXMOX_TOKEN`).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// PEM CA certificates to trust.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// SHA-256 fingerprint of the one certificate to trust.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// Trust any certificate.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+fn build_error(detail: impl Into<String>) -> BuildError {
+    BuildError { collector: "proxmox", detail: detail.into() }
+}
+
+/// The trust setting of one endpoint: exactly one of the three.
+fn trust_of(ca: Option<&PathBuf>, fingerprint: Option<&str>, insecure: bool) -> Result<Trust, (&'static str, SetupError)> {
+    match (ca, fingerprint, insecure) {
+        (Some(ca), None, false) => Ok(Trust::CaFile(ca.clone())),
+        (None, Some(fp), false) => client::parse_fingerprint(fp).map(Trust::Fingerprint).map_err(|e| ("fingerprint", e)),
+        (None, None, true) => Ok(Trust::InsecureSkipVerify),
+        (None, None, false) => Err((
+            "ca-file",
+            SetupError::Trust("say how to trust the API certificate: a CA file, a SHA-256 fingerprint, or insecure-skip-verify"),
+        )),
+        _ => Err(("ca-file", SetupError::Trust("give only one of a CA file, a fingerprint and insecure-skip-verify"))),
+    }
+}
+
+fn token_from_env(var: &str) -> Result<Token, SetupError> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Token::parse(&v, &format!("environment variable {var}")),
+        _ => Err(SetupError::Token { source_name: format!("environment variable {var}"), detail: "not set" }),
+    }
+}
+
+/// Every endpoint of the flags and the configuration file, checked.
+fn configured_clients(settings: &Settings) -> Result<Vec<Client>, BuildError> {
+    let opts = &settings.flags.proxmox;
+    let mut clients = Vec::new();
+    match &opts.proxmox_url {
+        Some(url) => {
+            let flag = |name: &str, e: SetupError| build_error(format!("--collector.proxmox.{name}: {e}"));
+            let target = Target::parse(url).map_err(|e| flag("url", e))?;
+            let trust = trust_of(opts.proxmox_ca_file.as_ref(), opts.proxmox_fingerprint.as_deref(), opts.proxmox_insecure_skip_verify)
+                .map_err(|(name, e)| flag(name, e))?;
+            let token = match &opts.proxmox_token_file {
+                Some(path) => Token::from_file(path).map_err(|e| flag("token-file", e))?,
+                None => token_from_env(TOKEN_ENV).map_err(|e| flag("token-file", e))?,
+            };
+            clients.push(Client::new(target, &trust, token).map_err(|e| flag("ca-file", e))?);
+        }
+        None => {
+            let stray = [
+                ("token-file", opts.proxmox_token_file.is_some()),
+                ("ca-file", opts.proxmox_ca_file.is_some()),
+                ("fingerprint", opts.proxmox_fingerprint.is_some()),
+                ("insecure-skip-verify", opts.proxmox_insecure_skip_verify),
+            ];
+            if let Some((name, _)) = stray.iter().find(|(_, given)| *given) {
+                return Err(build_error(format!("--collector.proxmox.{name} needs --collector.proxmox.url")));
+            }
+        }
+    }
+    if let Some(loaded) = &settings.config {
+        if let Some(cfg) = &loaded.file.proxmox {
+            for (i, ep) in cfg.endpoints.iter().enumerate() {
+                let at = |key: &str, e: SetupError| {
+                    build_error(loaded.error_at_key(key, format!("proxmox.endpoints[{i}].{key}: {e}")).to_string())
+                };
+                let target = Target::parse(&ep.url).map_err(|e| at("url", e))?;
+                let trust = trust_of(ep.ca_file.as_ref(), ep.fingerprint.as_deref(), ep.insecure_skip_verify)
+                    .map_err(|(name, e)| at(&name.replace('-', "_"), e))?;
+                let token = match (&ep.token_file, &ep.token_env) {
+                    (Some(_), Some(_)) => {
+                        return Err(at("token_env", SetupError::Trust("give token_file or token_env, not both")));
+                    }
+                    (Some(path), None) => Token::from_file(path).map_err(|e| at("token_file", e))?,
+                    (None, Some(var)) => token_from_env(var).map_err(|e| at("token_env", e))?,
+                    (None, None) => token_from_env(TOKEN_ENV).map_err(|e| at("token_env", e))?,
+                };
+                clients.push(Client::new(target, &trust, token).map_err(|e| at("ca_file", e))?);
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    for c in &clients {
+        if !seen.insert(c.display().to_owned()) {
+            return Err(build_error(format!("endpoint {} is configured twice", c.display())));
+        }
+    }
+    Ok(clients)
+}
+
+/// Builds the collector; `Ok(None)` when no endpoint is configured.
+pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+    let clients = configured_clients(settings)?;
+    if clients.is_empty() {
+        return Ok(None);
+    }
+    let opts = &settings.flags.proxmox;
+    let tuning = Tuning {
+        concurrency: usize::from(opts.proxmox_max_concurrency),
+        onboot: opts.proxmox_onboot,
+        backups: opts.proxmox_backups,
+    };
+    Ok(Some(Collector::network(ProxmoxCollector {
+        endpoints: clients
+            .into_iter()
+            .map(|client| Arc::new(Endpoint { client, logs: Mutex::new(HashMap::new()), seen: Mutex::new(HashMap::new()) }))
+            .collect(),
+        tuning,
+    })))
+}
+
+/// What the flags say about the amount of work per scrape.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    concurrency: usize,
+    onboot: bool,
+    backups: bool,
+}
+
+/// One endpoint with what is kept between scrapes: parsed logs of finished
+/// vzdump tasks (they never change) and the last error of each part, so
+/// that a failure is logged when it starts and when it ends, not on every
+/// scrape.
+struct Endpoint {
+    client: Client,
+    logs: Mutex<HashMap<String, Arc<Vec<GuestRun>>>>,
+    seen: Mutex<HashMap<String, String>>,
+}
+
+/// The collector behind `/metrics`.
+struct ProxmoxCollector {
+    endpoints: Vec<Arc<Endpoint>>,
+    tuning: Tuning,
+}
+
+/// A request of the node phase, and what its answer is for.
+#[derive(Debug)]
+enum Req {
+    QDevice,
+    Config { node: usize, kind: &'static str, vmid: u32 },
+    Replication { node: usize },
+    Subscription { node: usize },
+    Tasks { node: usize },
+    Log { node: usize, upid: String },
+    Content { node: usize, storage_id: String },
+}
+
+impl Req {
+    fn node(&self) -> Option<usize> {
+        match self {
+            Req::QDevice => None,
+            Req::Config { node, .. }
+            | Req::Replication { node }
+            | Req::Subscription { node }
+            | Req::Tasks { node }
+            | Req::Log { node, .. }
+            | Req::Content { node, .. } => Some(*node),
+        }
+    }
+}
+
+type Answer = (Req, String, Result<Bytes, ApiError>);
+
+/// A failed request: the node it was for (None: cluster-wide) and why.
+type Failure = (Option<String>, String);
+
+fn spawn(set: &mut JoinSet<Answer>, session: &Arc<Session>, limit: Option<&Arc<Semaphore>>, path: String, req: Req) {
+    let session = Arc::clone(session);
+    let limit = limit.cloned();
+    set.spawn(async move {
+        let result = session.get(&path, limit.as_deref()).await;
+        (req, path, result)
+    });
+}
+
+async fn get_one<T: serde::de::DeserializeOwned>(session: &Session, path: &str) -> Result<T, ApiError> {
+    let body = session.get(path, None).await?;
+    decode(&body).map_err(|detail| ApiError::Decode { path: path.to_owned(), detail })
+}
+
+fn decoded<T: serde::de::DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, ApiError> {
+    decode(body).map_err(|detail| ApiError::Decode { path: path.to_owned(), detail })
+}
+
+/// Names of the nodes to ask: online per `/cluster/status`, else per
+/// `/cluster/resources`.
+fn online_nodes(status: Option<&[StatusEntry]>, resources: Option<&[Resource]>) -> Vec<String> {
+    let mut nodes: BTreeSet<String> = BTreeSet::new();
+    if let Some(status) = status {
+        for e in status.iter().filter(|e| status_str(e, "type") == "node") {
+            if status_num(e, "online").is_some_and(|v| v != 0.0) {
+                nodes.insert(status_str(e, "name"));
+            }
+        }
+    } else if let Some(resources) = resources {
+        for r in resources.iter().filter(|r| r.kind == "node") {
+            if r.status.as_ref().is_some_and(|s| s.as_str() == "online") {
+                nodes.insert(r.node_name().to_owned());
+            }
+        }
+    }
+    nodes.into_iter().filter(|n| !n.is_empty()).collect()
+}
+
+/// Storages to list backups of: available, offering backup content, on an
+/// online node; a shared storage (and any PBS storage) once, through the
+/// first online node that has it. Returns (node index, `storage/NODE/NAME`,
+/// storage name).
+fn backup_storages(resources: &[Resource], nodes: &[String]) -> Vec<(usize, String, String)> {
+    let mut out = Vec::new();
+    let mut shared_done: HashSet<String> = HashSet::new();
+    let mut candidates: Vec<&Resource> = resources
+        .iter()
+        .filter(|r| r.kind == "storage" && r.holds_backups())
+        .filter(|r| r.status.as_ref().is_some_and(|s| s.as_str() == "available"))
+        .collect();
+    candidates.sort_by(|a, b| a.id.cmp(&b.id));
+    for r in candidates {
+        let Some(node) = nodes.iter().position(|n| n == r.node_name()) else { continue };
+        let Some(name) = r.storage.as_ref().map(|s| s.0.clone()) else { continue };
+        let shared = r.shared.is_some_and(|s| s.0 != 0.0) || r.plugintype.as_ref().is_some_and(|p| p.as_str() == "pbs");
+        if shared && !shared_done.insert(name.clone()) {
+            continue;
+        }
+        out.push((node, r.id.clone(), name));
+    }
+    out
+}
+
+/// Scrapes one endpoint under `deadline`: what it answered, and the
+/// failures (as messages naming the request).
+async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -> (Gathered, Vec<Failure>) {
+    let session = ep.client.session(tuning.concurrency, deadline);
+    let mut g = Gathered { endpoint: ep.client.display().to_owned(), ..Default::default() };
+    let mut errors: Vec<Failure> = Vec::new();
+
+    let (status, resources, version, not_backed_up) = tokio::join!(
+        get_one::<Vec<StatusEntry>>(&session, "/cluster/status"),
+        get_one::<Vec<Resource>>(&session, "/cluster/resources"),
+        get_one::<api::Version>(&session, "/version"),
+        get_one::<Vec<api::NotBackedUp>>(&session, "/cluster/backup-info/not-backed-up"),
+    );
+    let mut cluster_error = |e: ApiError| {
+        errors.push((None, e.to_string()));
+    };
+    g.status = status.map_err(&mut cluster_error).ok();
+    g.resources = resources.map_err(&mut cluster_error).ok();
+    g.version = version.map_err(&mut cluster_error).ok();
+    g.not_backed_up = not_backed_up.map_err(&mut cluster_error).ok();
+    g.cluster_failed = !errors.is_empty();
+    if g.status.is_none() && g.resources.is_none() {
+        g.failures = errors.len();
+        return (g, errors);
+    }
+
+    let names = online_nodes(g.status.as_deref(), g.resources.as_deref());
+    g.nodes = names.iter().map(|n| NodeGathered { name: n.clone(), complete: true, ..Default::default() }).collect();
+    let per_node = (tuning.concurrency / 2).max(1);
+    let limits: Vec<Arc<Semaphore>> = names.iter().map(|_| Arc::new(Semaphore::new(per_node))).collect();
+    let resources: &[Resource] = g.resources.as_deref().unwrap_or(&[]);
+    let mut set: JoinSet<Answer> = JoinSet::new();
+
+    if g.status.as_deref().unwrap_or(&[]).iter().any(|e| status_str(e, "type") == "cluster") {
+        spawn(&mut set, &session, None, "/cluster/config/qdevice".into(), Req::QDevice);
+    }
+    for (i, node) in names.iter().enumerate() {
+        let n = segment(node);
+        let limit = Some(&limits[i]);
+        if tuning.onboot {
+            for r in resources.iter().filter(|r| r.node_name() == node) {
+                let kind = match r.kind.as_str() {
+                    "qemu" => "qemu",
+                    "lxc" => "lxc",
+                    _ => continue,
+                };
+                let Some(vmid) = r.guest_vmid() else { continue };
+                spawn(&mut set, &session, limit, format!("/nodes/{n}/{kind}/{vmid}/config"), Req::Config { node: i, kind, vmid });
+            }
+        }
+        spawn(&mut set, &session, limit, format!("/nodes/{n}/replication"), Req::Replication { node: i });
+        spawn(&mut set, &session, limit, format!("/nodes/{n}/subscription"), Req::Subscription { node: i });
+        if tuning.backups {
+            spawn(&mut set, &session, limit, format!("/nodes/{n}/tasks?typefilter=vzdump&limit={TASKS_LIMIT}"), Req::Tasks { node: i });
+        }
+    }
+    if tuning.backups {
+        for (node, storage_id, storage) in backup_storages(resources, &names) {
+            let path = format!("/nodes/{}/storage/{}/content?content=backup", segment(&names[node]), segment(&storage));
+            spawn(&mut set, &session, Some(&limits[node]), path, Req::Content { node, storage_id });
+        }
+    }
+    // Guests each node should have a task outcome for (templates aside).
+    let guests_on = |node: &str| -> HashSet<u32> {
+        resources
+            .iter()
+            .filter(|r| matches!(r.kind.as_str(), "qemu" | "lxc") && r.node_name() == node)
+            .filter(|r| r.template.as_ref().is_none_or(|t| t.as_str() == "0"))
+            .filter_map(Resource::guest_vmid)
+            .collect()
+    };
+
+    let mut contents: Vec<(String, Vec<Content>)> = Vec::new();
+    let mut current_upids: HashSet<String> = HashSet::new();
+    let mut all_task_lists = true;
+    let mut logs_fetched: Vec<usize> = vec![0; names.len()];
+    while let Some(joined) = set.join_next().await {
+        let Ok((req, path, result)) = joined else { continue };
+        let body = match result {
+            Ok(body) => body,
+            Err(e) => {
+                if matches!(req, Req::QDevice) && matches!(e, ApiError::Status { .. }) {
+                    // No QDevice configured: prometheus-pve-exporter skips it too.
+                    continue;
+                }
+                if matches!(req, Req::Tasks { .. }) {
+                    all_task_lists = false;
+                }
+                let node = req.node().map(|i| names[i].clone());
+                if let Some(slot) = req.node().and_then(|i| g.nodes.get_mut(i)) {
+                    slot.complete = false;
+                } else {
+                    g.cluster_failed = true;
+                }
+                errors.push((node, e.to_string()));
+                continue;
+            }
+        };
+        let outcome: Result<(), ApiError> = (|| {
+            match &req {
+                Req::QDevice => g.qdevice = Some(decoded::<Option<QDevice>>(&path, &body)?.unwrap_or_default()),
+                Req::Config { node, kind, vmid } => {
+                    let config: GuestConfig = decoded(&path, &body)?;
+                    g.nodes[*node].configs.push((kind, *vmid, config));
+                }
+                Req::Replication { node } => g.nodes[*node].replication = Some(decoded(&path, &body)?),
+                Req::Subscription { node } => g.nodes[*node].subscription = Some(decoded(&path, &body)?),
+                Req::Content { storage_id, .. } => contents.push((storage_id.clone(), decoded(&path, &body)?)),
+                Req::Log { node, upid } => {
+                    let lines: Vec<LogLine> = decoded(&path, &body)?;
+                    let runs = Arc::new(map::parse_vzdump_log(&lines));
+                    let next = match ep.logs.lock() {
+                        Ok(mut cache) => {
+                            cache.insert(upid.clone(), Arc::clone(&runs));
+                            let tasks = g.nodes[*node].tasks.as_deref().unwrap_or(&[]);
+                            map::logs_to_fetch(tasks, &guests_on(&names[*node]), &cache, 1)
+                        }
+                        Err(_) => Vec::new(),
+                    };
+                    g.logs.insert(upid.clone(), runs);
+                    // One log at a time per node: each may make older ones unneeded.
+                    if logs_fetched[*node] < LOGS_PER_NODE {
+                        for upid in next {
+                            logs_fetched[*node] += 1;
+                            let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(&names[*node]), segment(&upid));
+                            spawn(&mut set, &session, Some(&limits[*node]), path, Req::Log { node: *node, upid });
+                        }
+                    }
+                }
+                Req::Tasks { node } => {
+                    let tasks: Vec<Task> = decoded(&path, &body)?;
+                    let name = &names[*node];
+                    let wanted = match ep.logs.lock() {
+                        Ok(cache) => {
+                            for t in &tasks {
+                                current_upids.insert(t.upid.clone());
+                                if let Some(runs) = cache.get(&t.upid) {
+                                    g.logs.insert(t.upid.clone(), Arc::clone(runs));
+                                }
+                            }
+                            map::logs_to_fetch(&tasks, &guests_on(name), &cache, 1)
+                        }
+                        Err(_) => Vec::new(),
+                    };
+                    for upid in wanted {
+                        logs_fetched[*node] += 1;
+                        let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(name), segment(&upid));
+                        spawn(&mut set, &session, Some(&limits[*node]), path, Req::Log { node: *node, upid });
+                    }
+                    g.nodes[*node].tasks = Some(tasks);
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = outcome {
+            if matches!(req, Req::Tasks { .. }) {
+                all_task_lists = false;
+            }
+            if let Some(slot) = req.node().and_then(|i| g.nodes.get_mut(i)) {
+                slot.complete = false;
+            }
+            errors.push((req.node().map(|i| names[i].clone()), e.to_string()));
+        }
+    }
+    g.contents = contents;
+    if all_task_lists {
+        if let Ok(mut cache) = ep.logs.lock() {
+            if cache.len() > LOG_CACHE_MAX / 2 {
+                cache.retain(|upid, _| current_upids.contains(upid));
+            }
+        }
+    }
+    g.failures = errors.len();
+    (g, errors)
+}
+
+impl Endpoint {
+    /// Logs a part (the endpoint, or one node) that starts or stops failing.
+    fn note(&self, failures: &[Failure], nodes: &[NodeGathered]) {
+        let Ok(mut seen) = self.seen.lock() else { return };
+        let mut now: HashMap<String, String> = HashMap::new();
+        for (node, message) in failures {
+            let part = match node {
+                Some(n) => format!("node/{n}"),
+                None => "cluster".to_owned(),
+            };
+            now.entry(part).or_insert_with(|| message.clone());
+        }
+        for (part, message) in &now {
+            // Once per failing spell: the failing request may change from
+            // scrape to scrape, the state does not.
+            if !seen.contains_key(part) {
+                let count = failures.len();
+                tracing::warn!(target_url = %self.client.display(), part = %part, failed_requests = count, err = %message, "Proxmox API requests failing");
+            }
+        }
+        for part in seen.keys() {
+            let queried = part == "cluster" || nodes.iter().any(|n| format!("node/{}", n.name) == *part);
+            if !now.contains_key(part) && queried {
+                tracing::info!(target_url = %self.client.display(), part = %part, "Proxmox API requests recovered");
+            }
+        }
+        *seen = now;
+    }
+}
+
+/// Drops samples that an earlier endpoint already gave (two endpoints of
+/// the same cluster, or clashing ids): the exposition must not repeat a series.
+fn drop_duplicates(out: &mut Snapshot) {
+    let mut seen: HashSet<(String, Vec<(String, String)>)> = HashSet::new();
+    for family in &mut out.families {
+        let name = family.name.to_string();
+        family.samples.retain(|s| {
+            let mut labels: Vec<(String, String)> = s.labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            labels.sort();
+            seen.insert((name.clone(), labels))
+        });
+    }
+}
+
+impl ProxmoxCollector {
+    async fn gather_all(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let remaining = scrape.remaining();
+        // Leave the engine a moment to take the snapshot before its deadline.
+        let margin = (remaining / 20).min(Duration::from_millis(250));
+        let deadline = Instant::now() + remaining.saturating_sub(margin);
+        let mut set = JoinSet::new();
+        for (index, ep) in self.endpoints.iter().enumerate() {
+            let ep = Arc::clone(ep);
+            let tuning = self.tuning;
+            set.spawn(async move { (index, scrape_endpoint(ep, tuning, deadline).await) });
+        }
+        let mut results: BTreeMap<usize, (Gathered, Vec<Failure>)> = BTreeMap::new();
+        while let Some(joined) = set.join_next().await {
+            if let Ok((index, result)) = joined {
+                results.insert(index, result);
+            }
+        }
+        let mut summary = Vec::new();
+        for (index, (gathered, failures)) in &results {
+            if let Some(ep) = self.endpoints.get(*index) {
+                ep.note(failures, &gathered.nodes);
+            }
+            map::write(gathered, out);
+            if let Some((_, first)) = failures.first() {
+                summary.push(format!("{}: {} failed request(s), first: {first}", gathered.endpoint, failures.len()));
+            }
+        }
+        if self.endpoints.len() > 1 {
+            drop_duplicates(out);
+        }
+        if results.len() < self.endpoints.len() {
+            summary.push("an endpoint's scrape task failed".to_owned());
+        }
+        if summary.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Other(summary.join("; ")))
+        }
+    }
+}
+
+impl AsyncCollector for ProxmoxCollector {
+    fn gather<'a>(&'a self, scrape: &'a Scrape, out: &'a mut Snapshot) -> GatherFuture<'a> {
+        Box::pin(self.gather_all(scrape, out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> Settings {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        crate::cli::parse_settings(&args).unwrap()
+    }
+
+    fn build_err(args: &[&str]) -> String {
+        match build(&settings(args)) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{args:?} was accepted"),
+        }
+    }
+
+    #[test]
+    fn building_checks_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "monitor@pve!homelab=aaaa-bbbb\n").unwrap();
+        let tok = format!("--collector.proxmox.token-file={}", token.display());
+        let fp = format!("--collector.proxmox.fingerprint={}", "AB:".repeat(31) + "CD");
+        assert!(build(&settings(&[])).unwrap().is_none());
+        assert!(build(&settings(&["--collector.proxmox.url=https://127.0.0.1:8006", &tok, &fp])).unwrap().is_some());
+        assert!(build(&settings(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.insecure-skip-verify"])).unwrap().is_some());
+        let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.fingerprint=12:34"]);
+        assert!(e.starts_with("collector proxmox: --collector.proxmox.fingerprint:"), "{e}");
+        let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", "--collector.proxmox.token-file=/nonexistent/token", &fp]);
+        assert!(e.contains("--collector.proxmox.token-file") && e.contains("/nonexistent/token"), "{e}");
+        let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", &tok]);
+        assert!(e.contains("--collector.proxmox.ca-file"), "{e}");
+        let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", &tok, &fp, "--collector.proxmox.insecure-skip-verify"]);
+        assert!(e.contains("only one"), "{e}");
+        let e = build_err(&["--collector.proxmox.url=http://127.0.0.1", &tok, &fp]);
+        assert!(e.contains("--collector.proxmox.url"), "{e}");
+        let e = build_err(&[&tok]);
+        assert!(e.contains("needs --collector.proxmox.url"), "{e}");
+        let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.ca-file=/nonexistent/ca.pem"]);
+        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+        std::fs::write(&token, "aaaa-bbbb-secret\n").unwrap();
+        let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", &tok, &fp]);
+        assert!(e.contains("USER@REALM!TOKENID=SECRET") && !e.contains("aaaa-bbbb-secret"), "{e}");
+    }
+
+    #[test]
+    fn config_file_endpoints_name_their_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "monitor@pve!homelab=aaaa-bbbb\n").unwrap();
+        let cfg = dir.path().join("c.yaml");
+        let good = format!(
+            "proxmox:\n  endpoints:\n    - url: https://127.0.0.1:8006\n      token_file: {}\n      insecure_skip_verify: true\n",
+            token.display()
+        );
+        std::fs::write(&cfg, &good).unwrap();
+        let c = format!("--config.file={}", cfg.display());
+        assert!(build(&settings(&[&c])).unwrap().is_some());
+        std::fs::write(&cfg, good.replace("insecure_skip_verify: true", "fingerprint: nope")).unwrap();
+        let e = build_err(&[&c]);
+        assert!(e.contains("c.yaml:5:") && e.contains("proxmox.endpoints[0].fingerprint"), "{e}");
+        std::fs::write(&cfg, good.replace("token_file", "token_flie")).unwrap();
+        let args = vec![c.clone()];
+        assert!(crate::cli::parse_settings(&args).is_err());
+    }
+
+    #[test]
+    fn storages_shared_ones_once() {
+        let resources: Vec<Resource> = decode(
+            br#"{"data":[
+              {"id":"storage/pve1/local","type":"storage","node":"pve1","storage":"local","content":"iso,backup","status":"available","shared":0},
+              {"id":"storage/pve2/local","type":"storage","node":"pve2","storage":"local","content":"backup","status":"available","shared":0},
+              {"id":"storage/pve1/nfs","type":"storage","node":"pve1","storage":"nfs","content":"backup","status":"available","shared":1},
+              {"id":"storage/pve2/nfs","type":"storage","node":"pve2","storage":"nfs","content":"backup","status":"available","shared":1},
+              {"id":"storage/pve2/pbs","type":"storage","node":"pve2","storage":"pbs","plugintype":"pbs","content":"backup","status":"available"},
+              {"id":"storage/pve1/pbs","type":"storage","node":"pve1","storage":"pbs","plugintype":"pbs","content":"backup","status":"available"},
+              {"id":"storage/pve1/lvm","type":"storage","node":"pve1","storage":"lvm","content":"images","status":"available"},
+              {"id":"storage/pve3/local","type":"storage","node":"pve3","storage":"local","content":"backup","status":"unknown"}]}"#,
+        )
+        .unwrap();
+        let nodes = vec!["pve1".to_owned(), "pve2".to_owned()];
+        let got: Vec<String> = backup_storages(&resources, &nodes).into_iter().map(|(_, id, _)| id).collect();
+        assert_eq!(got, ["storage/pve1/local", "storage/pve1/nfs", "storage/pve1/pbs", "storage/pve2/local"]);
+    }
+}

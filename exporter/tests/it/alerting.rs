@@ -155,6 +155,12 @@ fn prometheus_fires_ups_and_rpo_alerts_and_alertmanager_delivers_them() {
         format!("--collector.textfile.directory={}", textfile.display()),
     ]);
 
+    // Every nut_* name the generated rules read is in this real upsd's output.
+    let scraped = exporter.metrics();
+    for n in crate::common::rule_metrics("nut_") {
+        assert!(scraped.contains(&format!("\n{n}{{")), "rules read {n}, which the exporter does not emit from a real upsd");
+    }
+
     // Rules from an inventory.
     let inventory = d.join("homelab.yaml");
     std::fs::write(

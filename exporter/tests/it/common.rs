@@ -300,3 +300,10 @@ pub fn promtool_check_metrics(text: &str) -> (bool, String) {
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), report)
 }
+
+/// Metric names the generated example rules read (committed by the rules
+/// crate's drift test), whose names start with `prefix`.
+pub fn rule_metrics(prefix: &str) -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/out/REFERENCED-METRICS.txt");
+    std::fs::read_to_string(path).unwrap().lines().filter(|l| l.starts_with(prefix)).map(str::to_owned).collect()
+}

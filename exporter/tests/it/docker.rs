@@ -440,8 +440,15 @@ fn real_containers_match_docker_inspect_and_stats() {
     }
 
     // The output passes promtool.
-    let (ok, report) = crate::common::promtool_check_metrics(&exporter.metrics());
+    let text = exporter.metrics();
+    let (ok, report) = crate::common::promtool_check_metrics(&text);
     assert!(ok, "{report}");
+    // Every docker_* name the generated rules read is in this real output.
+    let names = crate::common::rule_metrics("docker_");
+    assert!(!names.is_empty());
+    for n in names {
+        assert!(text.contains(&format!("\n{n}{{")), "rules read {n}, which the exporter does not emit");
+    }
 }
 
 /// A container removed after the list call (dockerd answers 404 to its

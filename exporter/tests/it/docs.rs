@@ -74,3 +74,29 @@ fn metrics_reference_is_up_to_date() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(committed == generated, "docs/METRICS.md is out of date: run UPDATE_GOLDEN=1 cargo test -p homelab-exporter --test it docs");
 }
+
+/// Every node_* name the generated rules read is in the exporter's output
+/// on the fixtures (the reference above); the names that are not the
+/// exporter's are documented: Prometheus's `up`, blackbox's
+/// `probe_success`, and the textfile metrics of TEXTFILE-METRICS.md.
+#[test]
+fn host_and_documented_names_the_rules_read_exist() {
+    let reference = reference();
+    // Some names need a newer kernel than the fixtures' (MemAvailable): those
+    // must then be in this machine's live output.
+    let live = crate::common::Exporter::start(&[]).metrics();
+    for n in crate::common::rule_metrics("node_") {
+        let found = reference.contains(&format!("`{n}`")) || live.contains(&format!("\n{n} ")) || live.contains(&format!("\n{n}{{"));
+        assert!(found, "rules read {n}, which no host collector emits on the fixtures or on this machine");
+    }
+    let guide = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/out/TEXTFILE-METRICS.md")).unwrap();
+    for prefix in ["backup_", "restore_drill_"] {
+        for n in crate::common::rule_metrics(prefix) {
+            assert!(guide.contains(&format!("`{n}`")), "{n} is not documented in TEXTFILE-METRICS.md");
+        }
+    }
+    let all = crate::common::rule_metrics("");
+    let known = |n: &String| ["node_", "nut_", "docker_", "pve_", "backup_", "restore_drill_"].iter().any(|p| n.starts_with(p)) || n == "up" || n == "probe_success";
+    let unknown: Vec<&String> = all.iter().filter(|n| !known(n)).collect();
+    assert!(unknown.is_empty(), "rules read names of no known source: {unknown:?}");
+}

@@ -94,6 +94,19 @@ fn alert(a: AlertSpec<'_>) -> Rule {
     }
 }
 
+/// Adds `runbook_url` (the configured base plus the alert's name in lower
+/// case) to every alert.
+fn add_runbooks(file: &mut RuleFile, base: &str) {
+    if base.is_empty() {
+        return;
+    }
+    for r in file.groups.iter_mut().flat_map(|g| g.rules.iter_mut()) {
+        if let Some(name) = &r.alert {
+            r.annotations.insert("runbook_url".into(), format!("{base}{}", name.to_lowercase()));
+        }
+    }
+}
+
 /// The expression that is 1 while a service is up.
 pub fn up_expr(s: &Service) -> String {
     match &s.runs_on {
@@ -133,8 +146,12 @@ fn policy_group(inv: &Inventory) -> Group {
         let t = inv.tier_of(s);
         let labels = [("service", s.name.as_str()), ("tier", s.tier.as_str())];
         rules.push(record("homelab:service_rto_seconds", format!("vector({})", t.rto.secs()), &labels));
+        rules.push(record("homelab:service_rpo_seconds", format!("vector({})", t.rpo.secs()), &labels));
         if s.backup.is_some() {
-            rules.push(record("homelab:service_rpo_seconds", format!("vector({})", t.rpo.secs()), &labels));
+            rules.push(record("homelab:service_backup_expected", "vector(1)".into(), &labels));
+        }
+        if let RunsOn::Container { container, node } = &s.runs_on {
+            rules.push(record("homelab:container_expected", "vector(1)".into(), &[("service", s.name.as_str()), ("name", container.as_str()), ("node", node.as_str())]));
         }
     }
     Group { name: "homelab.policy".into(), rules }
@@ -164,6 +181,14 @@ fn observation_group(inv: &Inventory) -> Group {
         if let Some(b) = backup_expr(s) {
             rules.push(record("homelab:service_backup_age_seconds", format!("time() - {b}"), &labels));
         }
+        if let RunsOn::ProxmoxGuest { proxmox_guest, .. } = &s.runs_on {
+            // Replication jobs are named <vmid>-<n>.
+            rules.push(record(
+                "homelab:service_replication_age_seconds",
+                format!("time() - max(pve_replication_last_sync_timestamp_seconds{{id=~\"{proxmox_guest}-[0-9]+\"}})"),
+                &labels,
+            ));
+        }
     }
     rules.push(record("homelab:service_rto_remaining_seconds", "homelab:service_rto_seconds - on(service) group_left homelab:service_down_seconds".into(), &[]));
     Group { name: "homelab.observations".into(), rules }
@@ -190,21 +215,29 @@ fn rpo_group(inv: &Inventory) -> Group {
         }),
         alert(AlertSpec {
             name: "BackupMissing",
-            expr: "homelab:service_rpo_seconds unless on(service) homelab:service_backup_age_seconds".into(),
+            expr: "homelab:service_backup_expected unless on(service) homelab:service_backup_age_seconds".into(),
             for_: "30m",
             severity: "critical",
             summary: "No backup of {{ $labels.service }} is known",
-            description: "{{ $labels.service }} has an RPO but no backup metric: it never succeeded, or its source (Proxmox storage content, the backup script's textfile) is gone.",
+            description: "{{ $labels.service }} should be backed up but no backup metric is known: it never succeeded, or its source (Proxmox storage content, the backup script's textfile) is gone.",
         }),
         alert(AlertSpec {
             name: "RestoreDrillOverdue",
             expr: format!(
-                "(time() - max by(service) (restore_drill_last_success_timestamp_seconds) > {drill}) and on(service) homelab:service_rpo_seconds or (homelab:service_rpo_seconds unless on(service) restore_drill_last_success_timestamp_seconds)"
+                "(time() - max by(service) (restore_drill_last_success_timestamp_seconds) > {drill}) and on(service) homelab:service_backup_expected or (homelab:service_backup_expected unless on(service) restore_drill_last_success_timestamp_seconds)"
             ),
             for_: "1h",
             severity: "warning",
             summary: "Restore drill of {{ $labels.service }} is overdue",
             description: &format!("No restore of {{{{ $labels.service }}}} has been tested within {} (restore_drill_last_success_timestamp_seconds).", inv.settings.restore_drill_interval),
+        }),
+        alert(AlertSpec {
+            name: "ReplicationOlderThanRPO",
+            expr: "homelab:service_replication_age_seconds > on(service) group_left(tier) homelab:service_rpo_seconds".into(),
+            for_: "5m",
+            severity: "warning",
+            summary: "Replica of {{ $labels.service }} is older than its RPO",
+            description: "The newest Proxmox replication of {{ $labels.service }} is {{ $value | humanizeDuration }} old, beyond its recovery point objective.",
         }),
         alert(AlertSpec {
             name: "RestoreDrillSlowerThanRTO",
@@ -224,7 +257,7 @@ fn rto_group() -> Group {
             name: "ServiceDown",
             expr: "homelab:service_rto_remaining_seconds".into(),
             for_: "2m",
-            severity: "warning",
+            severity: "info",
             summary: "{{ $labels.service }} is down",
             description: "{{ $labels.service }} ({{ $labels.tier }} tier) is down; {{ $value | humanizeDuration }} of its RTO budget left.",
         }),
@@ -232,7 +265,7 @@ fn rto_group() -> Group {
             name: "ServiceDownHalfRTO",
             expr: "homelab:service_down_seconds > on(service) group_left(tier) (0.5 * homelab:service_rto_seconds)".into(),
             for_: "0s",
-            severity: "critical",
+            severity: "warning",
             summary: "{{ $labels.service }} has used half of its RTO",
             description: "{{ $labels.service }} ({{ $labels.tier }} tier) has been down for {{ $value | humanizeDuration }}, more than half of its recovery time objective.",
         }),
@@ -353,6 +386,14 @@ fn host_group(inv: &Inventory) -> Group {
             description: "{{ $labels.instance }} is at {{ $value }} °C; a Raspberry Pi throttles its CPU at 80–85 °C.",
         }),
         alert(AlertSpec {
+            name: "HostCpuThrottled",
+            expr: "sum by(instance) (increase(node_cpu_package_throttles_total[15m])) > 0 or sum by(instance) (increase(node_cpu_core_throttles_total[15m])) > 0".into(),
+            for_: "15m",
+            severity: "warning",
+            summary: "CPU of {{ $labels.instance }} is thermally throttled",
+            description: "The CPU of {{ $labels.instance }} was throttled in the last 15 minutes: cooling is not keeping up.",
+        }),
+        alert(AlertSpec {
             name: "HostClockNotSynchronising",
             expr: "min_over_time(node_timex_sync_status[5m]) == 0 and node_timex_maxerror_seconds >= 16".into(),
             for_: "10m",
@@ -420,7 +461,7 @@ fn containers_and_proxmox_group(inv: &Inventory) -> Group {
             for_: "0s",
             severity: "warning",
             summary: "Container {{ $labels.name }} keeps restarting",
-            description: "Container {{ $labels.name }} on {{ $labels.instance }} restarted {{ $value }} times in 15 minutes.",
+            description: "Container {{ $labels.name }} on {{ $labels.instance }} restarted more than twice in 15 minutes.",
         }),
         alert(AlertSpec {
             name: "ContainerExitedWithError",
@@ -429,6 +470,30 @@ fn containers_and_proxmox_group(inv: &Inventory) -> Group {
             severity: "warning",
             summary: "Container {{ $labels.name }} exited with code {{ $value }}",
             description: "Container {{ $labels.name }} on {{ $labels.instance }} stopped with a non-zero exit code.",
+        }),
+        alert(AlertSpec {
+            name: "ContainerOOMKilled",
+            expr: "increase(container_oom_events_total[15m]) > 0".into(),
+            for_: "0s",
+            severity: "warning",
+            summary: "Container {{ $labels.name }} ran out of memory",
+            description: "The kernel killed a process of container {{ $labels.name }} on {{ $labels.instance }} for lack of memory in the last 15 minutes.",
+        }),
+        alert(AlertSpec {
+            name: "ContainerNotRunning",
+            expr: "homelab:container_expected unless on(name, node) (docker_container_state{state=\"running\"} == 1)".into(),
+            for_: "5m",
+            severity: "warning",
+            summary: "Container {{ $labels.name }} on {{ $labels.node }} is not running",
+            description: "The inventory says container {{ $labels.name }} (service {{ $labels.service }}) runs on {{ $labels.node }}, but it is not running there.",
+        }),
+        alert(AlertSpec {
+            name: "ProxmoxGuestNotRunning",
+            expr: "pve_onboot_status == 1 and on(id) pve_up == 0".into(),
+            for_: "10m",
+            severity: "warning",
+            summary: "Proxmox guest {{ $labels.id }} should run but does not",
+            description: "Guest {{ $labels.id }} starts on boot but is not running.",
         }),
         alert(AlertSpec {
             name: "ProxmoxNodeDown",
@@ -476,7 +541,9 @@ pub fn rule_file(inv: &Inventory) -> RuleFile {
     for g in [observation_group(inv), rpo_group(inv), rto_group()] {
         recovery.rules.extend(g.rules);
     }
-    RuleFile { groups: vec![recovery, ups_group(inv), host_group(inv), containers_and_proxmox_group(inv)] }
+    let mut file = RuleFile { groups: vec![recovery, ups_group(inv), host_group(inv), containers_and_proxmox_group(inv)] };
+    add_runbooks(&mut file, &inv.settings.runbook_url);
+    file
 }
 
 const HEADER: &str = "# Generated by `homelab-exporter rules` from the inventory. Do not edit: change the inventory and generate again.\n";
@@ -490,9 +557,23 @@ pub fn rules_yaml(inv: &Inventory) -> String {
 /// repeat hourly, warnings are grouped and repeat daily; a critical alert
 /// silences the warning of the same service or UPS. The receiver is a
 /// placeholder webhook on 127.0.0.1: point it at ntfy, Gotify or email.
-pub fn alertmanager_yaml(_inv: &Inventory) -> String {
+pub fn alertmanager_yaml(inv: &Inventory) -> String {
+    // While a UPS is on battery, the alerts of the nodes it powers (which
+    // may shut down on purpose) are silenced; so are a down node's services.
+    let mut ups_inhibits = String::new();
+    for u in &inv.ups {
+        if u.powers.is_empty() {
+            continue;
+        }
+        let nodes: Vec<String> = u.powers.iter().map(|n| regex_escape(n)).collect();
+        ups_inhibits.push_str(&format!(
+            "  - source_matchers: ['alertname=\"UPSOnBattery\"', 'ups={}']\n    target_matchers: ['alertname=~\"ExporterDown|ExporterCollectorFailing|Host.+|ProxmoxNodeDown|ContainerNotRunning\"', 'node=~\"{}\"']\n",
+            serde_json::to_string(&u.name).unwrap_or_default(),
+            nodes.join("|")
+        ));
+    }
     format!(
-        "{HEADER}{}",
+        "{HEADER}{}{ups_inhibits}{}",
         r#"route:
   receiver: homelab
   group_by: [alertname, service, ups, instance]
@@ -506,6 +587,10 @@ pub fn alertmanager_yaml(_inv: &Inventory) -> String {
       repeat_interval: 1h
     - matchers: ['severity="warning"']
       receiver: homelab
+    - matchers: ['severity="info"']
+      receiver: homelab
+      group_interval: 30m
+      repeat_interval: 7d
 inhibit_rules:
   - source_matchers: ['severity="critical"', 'service=~".+"']
     target_matchers: ['severity="warning"', 'service=~".+"']
@@ -516,13 +601,30 @@ inhibit_rules:
   - source_matchers: ['alertname="ExporterDown"']
     target_matchers: ['alertname="ExporterCollectorFailing"']
     equal: [instance]
-receivers:
+  - source_matchers: ['alertname="ExporterDown"', 'node=~".+"']
+    target_matchers: ['service=~".+"', 'node=~".+"']
+    equal: [node]
+"#,
+        r#"receivers:
   - name: homelab
     webhook_configs:
       - url: http://127.0.0.1:9095/
         send_resolved: true
 "#
     )
+}
+
+/// Escapes a node name for an Alertmanager regex matcher.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The guide to the textfile metrics that backup and drill scripts write.

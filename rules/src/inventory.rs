@@ -217,6 +217,9 @@ pub struct Settings {
     pub temperature_celsius_warning: f64,
     /// Storage use ratio above which a Proxmox storage is almost full.
     pub storage_used_warning: f64,
+    /// Base of every alert's `runbook_url` annotation (the alert's name in
+    /// lower case is appended); empty for none.
+    pub runbook_url: String,
 }
 
 impl Default for Settings {
@@ -231,6 +234,7 @@ impl Default for Settings {
             memory_available_warning: 0.10,
             temperature_celsius_warning: 80.0,
             storage_used_warning: 0.85,
+            runbook_url: String::new(),
         }
     }
 }

@@ -444,7 +444,8 @@ fn real_containers_match_docker_inspect_and_stats() {
     let (ok, report) = crate::common::promtool_check_metrics(&text);
     assert!(ok, "{report}");
     // Every docker_* name the generated rules read is in this real output.
-    let names = crate::common::rule_metrics("docker_");
+    let mut names = crate::common::rule_metrics("docker_");
+    names.extend(crate::common::rule_metrics("container_"));
     assert!(!names.is_empty());
     for n in names {
         assert!(text.contains(&format!("\n{n}{{")), "rules read {n}, which the exporter does not emit");

@@ -1,7 +1,7 @@
 //! Criterion benches of encoding: merge + text 0.0.4, OpenMetrics, and gzip
 //! of the text, at 1k and 10k series.
 //! `cargo bench -p homelab-benches --bench encode`
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::io::Write;

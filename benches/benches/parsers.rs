@@ -1,7 +1,7 @@
 //! Criterion benches of the host collectors' pure parsers, on node_exporter's
 //! fixture files (`../shared/oracles/node_exporter`).
 //! `cargo bench -p homelab-benches --bench parsers`
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ packages=(
   docker.io busybox-static           # dockerd and an image for the Docker tests
   qemu-user-static                   # runs the aarch64 build
   clang llvm                         # ring's C for the static cross builds (build-static.sh)
+  systemd                            # systemd-analyze verify of the packaged unit
   curl ca-certificates
 )
 missing=()
@@ -49,8 +50,9 @@ export HOMELAB_PVE_EXPORTER="$PWD/$pve_venv/bin/pve_exporter"
 # Tests that need a real program fail (never skip) when it is missing.
 export HOMELAB_REQUIRE_REAL=1
 
-# The static aarch64 build, run under qemu by the tests (Raspberry Pi).
-bash scripts/build-static.sh aarch64-unknown-linux-musl
+# Static builds the tests use: aarch64 runs under qemu (Raspberry Pi),
+# x86_64 goes into the FROM scratch image built with dockerd.
+bash scripts/build-static.sh aarch64-unknown-linux-musl x86_64-unknown-linux-musl
 
 cargo build -j2 --workspace --all-targets
 cargo test -j2 --workspace -- --test-threads=2

@@ -95,7 +95,7 @@ fn one(parsed: &Parsed, name: &str, labels: &[(&str, &str)]) -> f64 {
 /// with `handler(path)`, keep-alive, Content-Length framing.
 struct FakeApi {
     stop: Arc<AtomicBool>,
-    sock: PathBuf,
+    pub(crate) sock: PathBuf,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -172,16 +172,16 @@ fn silent_socket(sock: &Path) -> JoinHandle<()> {
 // ----------------------------------------------------------------- dockerd
 
 /// A private dockerd; containers removed and the daemon stopped on drop.
-struct Dockerd {
+pub(crate) struct Dockerd {
     child: Child,
     dir: tempfile::TempDir,
-    sock: PathBuf,
+    pub(crate) sock: PathBuf,
 }
 
 impl Dockerd {
     /// Starts dockerd, or explains why it can't: a failure under
     /// `HOMELAB_REQUIRE_REAL=1` (the CI script), a skip otherwise.
-    fn start() -> Option<Dockerd> {
+    pub(crate) fn start() -> Option<Dockerd> {
         let missing = |why: String| -> Option<Dockerd> {
             if std::env::var_os("HOMELAB_REQUIRE_REAL").is_some() {
                 panic!("{why}: install Debian's docker.io and busybox-static (bash .ci/run does) and run the tests as root");
@@ -229,7 +229,7 @@ impl Dockerd {
         unix_http(&self.sock, method, path, b"")
     }
 
-    fn docker(&self, args: &[&str]) -> String {
+    pub(crate) fn docker(&self, args: &[&str]) -> String {
         let out = run_bounded(Command::new("docker").arg("-H").arg(format!("unix://{}", self.sock.display())).args(args), Duration::from_secs(60));
         assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()

@@ -9,6 +9,8 @@ mod docs;
 mod docker;
 mod e2e;
 mod http;
+mod image;
 mod engine;
 mod nut;
+mod packaging;
 mod proxmox;

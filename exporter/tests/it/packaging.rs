@@ -1,0 +1,77 @@
+//! The packaging files: the systemd unit passes `systemd-analyze verify`;
+//! the compose file and the Kubernetes manifests parse and have the
+//! settings the guides promise (read-only, uid 65534, host /proc and /sys).
+//! These are structural checks written here, not the upstream JSON schemas
+//! (no schema validator for compose or Kubernetes is packaged in Debian).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde::Deserialize as _;
+use serde_yaml_ng::Value;
+
+fn packaging(rel: &str) -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../packaging").join(rel)).unwrap()
+}
+
+#[test]
+fn systemd_unit_passes_systemd_analyze_verify() {
+    // ExecStart must name an existing executable: point it at the binary under test.
+    let unit = packaging("homelab-exporter.service").replace("/usr/local/bin/homelab-exporter", env!("CARGO_BIN_EXE_homelab-exporter"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("homelab-exporter.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze not found: install Debian's systemd package (bash scripts/test.sh does)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && !text.contains("homelab-exporter.service:"), "systemd-analyze verify:\n{text}");
+    for hardening in ["DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet=", "MemoryDenyWriteExecute=yes"] {
+        assert!(packaging("homelab-exporter.service").contains(hardening), "{hardening}");
+    }
+}
+
+#[test]
+fn compose_file_runs_read_only_as_nobody_with_the_host_mounted() {
+    let v: Value = serde_yaml_ng::from_str(&packaging("compose.yaml")).unwrap();
+    let svc = &v["services"]["homelab-exporter"];
+    assert_eq!(svc["read_only"], Value::Bool(true));
+    assert_eq!(svc["user"].as_str(), Some("65534:65534"));
+    assert_eq!(svc["pid"].as_str(), Some("host"));
+    assert_eq!(svc["network_mode"].as_str(), Some("host"));
+    let volumes: Vec<&str> = svc["volumes"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(volumes.contains(&"/:/host:ro,rslave"), "{volumes:?}");
+    let args: Vec<&str> = svc["command"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+    // Every flag in the compose file is one the exporter accepts.
+    let mut check = vec!["check-config".to_owned()];
+    check.extend(args.iter().map(|a| a.to_string()));
+    let out = Command::new(env!("CARGO_BIN_EXE_homelab-exporter")).args(&check).output().unwrap();
+    assert!(out.status.success(), "compose flags refused: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(v["services"]["docker-proxy"]["environment"]["POST"].as_i64() == Some(0), "the socket proxy must refuse POST");
+}
+
+#[test]
+fn kubernetes_daemonset_and_service_are_consistent() {
+    let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&packaging("kubernetes/daemonset.yaml")).map(|d| Value::deserialize(d).unwrap()).collect();
+    let ds = docs.iter().find(|d| d["kind"].as_str() == Some("DaemonSet")).expect("a DaemonSet");
+    let svc = docs.iter().find(|d| d["kind"].as_str() == Some("Service")).expect("a Service");
+    assert_eq!(ds["apiVersion"].as_str(), Some("apps/v1"));
+    assert_eq!(svc["apiVersion"].as_str(), Some("v1"));
+    let selector = &ds["spec"]["selector"]["matchLabels"];
+    assert_eq!(selector, &ds["spec"]["template"]["metadata"]["labels"], "selector must match the pod labels");
+    assert_eq!(&svc["spec"]["selector"], selector, "the Service selects the DaemonSet's pods");
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["hostPID"], Value::Bool(true));
+    assert_eq!(pod["securityContext"]["runAsUser"].as_i64(), Some(65534));
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], Value::Bool(true));
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"].as_str(), Some("/-/healthy"));
+    let args: Vec<String> = c["args"].as_sequence().unwrap().iter().filter_map(Value::as_str).map(str::to_owned).collect();
+    let mut check = vec!["check-config".to_owned()];
+    check.extend(args);
+    let out = Command::new(env!("CARGO_BIN_EXE_homelab-exporter")).args(&check).output().unwrap();
+    assert!(out.status.success(), "DaemonSet flags refused: {}", String::from_utf8_lossy(&out.stderr));
+}
+

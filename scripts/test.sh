@@ -47,6 +47,19 @@ fi
 export HOMELAB_PVE_EXPORTER="$PWD/$pve_venv/bin/pve_exporter"
 # --------------------------------------------------------------------------
 
+# --- schema validators for the packaging files -----------------------------
+# check-jsonschema carries the Compose specification's schema and
+# kubernetes-validate the Kubernetes API schemas; both work offline once
+# installed. exporter/tests/it/packaging.rs runs them.
+schema_venv=target/schema-venv
+if ! "$schema_venv/bin/pip" show check-jsonschema kubernetes-validate 2>/dev/null | grep -q "Version: 1.37.0"; then
+  rm -rf "$schema_venv"
+  python3 -m venv "$schema_venv"
+  "$schema_venv/bin/pip" install --quiet --disable-pip-version-check "check-jsonschema==0.39.0" "kubernetes-validate==1.37.0"
+fi
+export HOMELAB_SCHEMA_TOOLS="$PWD/$schema_venv/bin"
+# --------------------------------------------------------------------------
+
 # Tests that need a real program fail (never skip) when it is missing.
 export HOMELAB_REQUIRE_REAL=1
 

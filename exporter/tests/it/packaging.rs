@@ -1,8 +1,9 @@
 //! The packaging files: the systemd unit passes `systemd-analyze verify`;
 //! the compose file and the Kubernetes manifests parse and have the
 //! settings the guides promise (read-only, uid 65534, host /proc and /sys).
-//! These are structural checks written here, not the upstream JSON schemas
-//! (no schema validator for compose or Kubernetes is packaged in Debian).
+//! Both are also validated against their published schemas: the Compose
+//! specification (check-jsonschema's bundled copy) and the Kubernetes API
+//! (kubernetes-validate), installed by scripts/test.sh into a virtualenv.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -75,3 +76,36 @@ fn kubernetes_daemonset_and_service_are_consistent() {
     assert!(out.status.success(), "DaemonSet flags refused: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+
+/// The validators installed by scripts/test.sh (`HOMELAB_SCHEMA_TOOLS`), or
+/// `None` (a skip) only outside CI.
+fn schema_tool(name: &str) -> Option<PathBuf> {
+    let dir = std::env::var("HOMELAB_SCHEMA_TOOLS").ok().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/schema-venv/bin"));
+    let tool = dir.join(name);
+    if tool.exists() {
+        return Some(tool);
+    }
+    assert!(
+        std::env::var("HOMELAB_REQUIRE_REAL").as_deref() != Ok("1"),
+        "{name} is missing: bash scripts/test.sh installs it (pip: check-jsonschema, kubernetes-validate)"
+    );
+    println!("skipped: {name} is missing");
+    None
+}
+
+#[test]
+fn compose_file_validates_against_the_compose_specification() {
+    let Some(tool) = schema_tool("check-jsonschema") else { return };
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../packaging/compose.yaml");
+    let out = Command::new(tool).args(["--builtin-schema", "vendor.compose-spec"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn kubernetes_manifests_validate_against_the_kubernetes_schemas() {
+    let Some(tool) = schema_tool("kubernetes-validate") else { return };
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../packaging/kubernetes/daemonset.yaml");
+    let out = Command::new(tool).arg("--strict").arg(&file).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.matches("passed").count() == 2, "{text}");
+}

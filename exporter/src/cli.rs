@@ -65,6 +65,9 @@ pub struct Flags {
 
     #[allow(missing_docs)]
     #[command(flatten)]
+    pub arp: host::arp::Options,
+    #[allow(missing_docs)]
+    #[command(flatten)]
     pub conntrack: host::conntrack::Options,
     #[allow(missing_docs)]
     #[command(flatten)]
@@ -141,6 +144,9 @@ pub struct Flags {
     #[allow(missing_docs)]
     #[command(flatten)]
     pub timex: host::timex::Options,
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    pub udp_queues: host::udp_queues::Options,
     #[allow(missing_docs)]
     #[command(flatten)]
     pub uname: host::uname::Options,

@@ -39,6 +39,7 @@ macro_rules! entry {
 /// Every collector, in the order they are listed on the landing page.
 /// Defaults follow node_exporter's for the host collectors.
 pub static COLLECTORS: &[Entry] = &[
+    entry!("arp", true, host::arp::build),
     entry!("conntrack", true, host::conntrack::build),
     entry!("cpu", true, host::cpu::build),
     entry!("cpufreq", true, host::cpufreq::build),
@@ -65,6 +66,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("thermal_zone", true, host::thermal_zone::build),
     entry!("time", true, host::time::build),
     entry!("timex", true, host::timex::build),
+    entry!("udp_queues", true, host::udp_queues::build),
     entry!("uname", true, host::uname::build),
     entry!("vmstat", true, host::vmstat::build),
     entry!("watchdog", true, host::watchdog::build),

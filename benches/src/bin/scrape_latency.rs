@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// The host collectors both exporters run.
 const COLLECTORS: &[&str] = &[
-    "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "filesystem", "hwmon", "loadavg",
+    "arp", "udp_queues", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "filesystem", "hwmon", "loadavg",
     "mdadm", "meminfo", "netclass", "netdev", "netstat", "os", "powersupplyclass", "pressure",
     "schedstat", "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "timex", "uname",
     "vmstat", "watchdog",

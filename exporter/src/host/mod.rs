@@ -1,5 +1,6 @@
 //! Host collectors: one module per node_exporter collector, each a pure parser plus a thin reader of /proc and /sys.
 
+pub mod arp;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -25,6 +26,7 @@ pub mod textfile;
 pub mod thermal_zone;
 pub mod time;
 pub mod timex;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;

@@ -27,6 +27,8 @@ const SKIP_PREFIXES: &[&str] = &[
 /// each with the prefixes within it that belong to collectors we don't have.
 const OURS: &[(&str, &[&str])] = &[
     ("node_nf_conntrack_", &[]),
+    ("node_arp_", &[]),
+    ("node_udp_queues", &[]),
     ("node_cpu_", &["node_cpu_vulnerabilities"]),
     ("node_disk_", &[]),
     ("node_entropy_", &[]),
@@ -69,7 +71,7 @@ fn ours(name: &str) -> bool {
 /// The collectors the end-to-end run enables: all of ours but those that
 /// read the live host (as node_exporter's script disables them).
 const ENABLED: &[&str] = &[
-    "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
+    "arp", "udp_queues", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
 ];
@@ -87,6 +89,8 @@ fn args() -> Vec<String> {
         "--collector.netclass.ignore-invalid-speed".into(),
         "--collector.netclass.ignored-devices=(dmz|int)".into(),
         "--collector.netdev.device-include=lo".into(),
+        "--collector.arp.device-exclude=nope".into(),
+        "--no-collector.arp.netlink".into(),
         "--collector.stat.softirq".into(),
         format!("--collector.textfile.directory={o}/textfile/two_metric_files/"),
     ];

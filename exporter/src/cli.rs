@@ -95,6 +95,9 @@ pub struct Flags {
     pub hwmon: host::hwmon::Options,
     #[allow(missing_docs)]
     #[command(flatten)]
+    pub interrupts: host::interrupts::Options,
+    #[allow(missing_docs)]
+    #[command(flatten)]
     pub loadavg: host::loadavg::Options,
     #[allow(missing_docs)]
     #[command(flatten)]

@@ -49,6 +49,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("filefd", true, host::filefd::build),
     entry!("filesystem", true, host::filesystem::build),
     entry!("hwmon", true, host::hwmon::build),
+    entry!("interrupts", false, host::interrupts::build),
     entry!("loadavg", true, host::loadavg::build),
     entry!("mdadm", true, host::mdadm::build),
     entry!("meminfo", true, host::meminfo::build),

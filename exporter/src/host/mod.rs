@@ -9,6 +9,7 @@ pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod interrupts;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;

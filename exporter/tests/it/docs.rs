@@ -105,7 +105,6 @@ fn host_and_documented_names_the_rules_read_exist() {
 /// fixtures, by the node_exporter collector or file it comes from.
 fn absence_reason(name: &str, in_node_exporter_fixture_output: bool) -> &'static str {
     const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-        ("node_interrupts_", "interrupts collector not implemented here (off by default in node_exporter)"),
         ("node_processes_", "processes collector not implemented here (off by default in node_exporter)"),
         ("node_systemd_", "systemd collector (D-Bus) not implemented here (off by default in node_exporter)"),
         ("node_tcp_connection_states", "tcpstat collector not implemented here (off by default in node_exporter)"),

@@ -125,6 +125,9 @@ pub struct Flags {
     pub pressure: host::pressure::Options,
     #[allow(missing_docs)]
     #[command(flatten)]
+    pub processes: host::processes::Options,
+    #[allow(missing_docs)]
+    #[command(flatten)]
     pub schedstat: host::schedstat::Options,
     #[allow(missing_docs)]
     #[command(flatten)]

@@ -59,6 +59,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("os", true, host::os::build),
     entry!("powersupplyclass", true, host::powersupplyclass::build),
     entry!("pressure", true, host::pressure::build),
+    entry!("processes", false, host::processes::build),
     entry!("schedstat", true, host::schedstat::build),
     entry!("sockstat", true, host::sockstat::build),
     entry!("softnet", true, host::softnet::build),

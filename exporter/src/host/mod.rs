@@ -19,6 +19,7 @@ pub mod netstat;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod schedstat;
 pub mod sockstat;
 pub mod softnet;

@@ -30,6 +30,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_arp_", &[]),
     ("node_udp_queues", &[]),
     ("node_interrupts_", &[]),
+    ("node_processes_", &[]),
     ("node_cpu_", &["node_cpu_vulnerabilities"]),
     ("node_disk_", &[]),
     ("node_entropy_", &[]),
@@ -72,7 +73,7 @@ fn ours(name: &str) -> bool {
 /// The collectors the end-to-end run enables: all of ours but those that
 /// read the live host (as node_exporter's script disables them).
 const ENABLED: &[&str] = &[
-    "arp", "udp_queues", "interrupts", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
+    "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
 ];

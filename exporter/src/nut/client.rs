@@ -728,6 +728,176 @@ mod tests {
         assert!(err.to_string().starts_with("connecting: "), "{err}");
     }
 
+    /// A CA and a certificate for 127.0.0.1 signed by it: (CA certificate
+    /// as DER, server rustls configuration).
+    fn pki() -> (rustls::pki_types::CertificateDer<'static>, Arc<rustls::ServerConfig>) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let ca_key = KeyPair::generate().unwrap();
+        static CAS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        let n = CAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, format!("Test CA {n}"));
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+            .unwrap();
+        (ca.der().clone(), Arc::new(config))
+    }
+
+    /// Client settings trusting `ca` for 127.0.0.1.
+    fn start_tls(ca: rustls::pki_types::CertificateDer<'static>) -> StartTls {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        let config = crate::tls::builder(crate::tls::provider()).unwrap().with_root_certificates(roots).with_no_client_auth();
+        StartTls::new(Arc::new(config), crate::tls::server_name("127.0.0.1").unwrap())
+    }
+
+    /// What a fake upsd does once it has read `STARTTLS`.
+    #[derive(Clone, Copy)]
+    enum AfterStartTls {
+        /// `OK STARTTLS`, the handshake, then [`upsd`] over TLS.
+        Serve,
+        /// Answers this line and keeps the connection open.
+        Answer(&'static [u8]),
+        /// `OK STARTTLS`, then never reads nor writes.
+        Stall,
+    }
+
+    /// A fake upsd on 127.0.0.1 that speaks plaintext until `STARTTLS`. The
+    /// returned log holds every command line received, as `plain: ...` or
+    /// `tls: ...`.
+    async fn fake_tls(server: Arc<rustls::ServerConfig>, after: AfterStartTls) -> (Address, Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (server, seen) = (Arc::clone(&server), Arc::clone(&seen));
+                tokio::spawn(async move {
+                    // Byte by byte, so nothing after the command is consumed
+                    // before the handshake.
+                    let mut line = Vec::new();
+                    let mut byte = [0u8; 1];
+                    loop {
+                        match tokio::io::AsyncReadExt::read(&mut stream, &mut byte).await {
+                            Ok(1) if byte[0] == b'\n' => {
+                                let text = String::from_utf8_lossy(&line).into_owned();
+                                seen.lock().unwrap().push(format!("plain: {text}"));
+                                if text == "STARTTLS" {
+                                    break;
+                                }
+                                line.clear();
+                                stream.write_all(b"ERR UNKNOWN-COMMAND\n").await.unwrap();
+                            }
+                            Ok(1) => line.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    match after {
+                        AfterStartTls::Answer(reply) => {
+                            let _ = stream.write_all(reply).await;
+                            tokio::time::sleep(Duration::from_secs(10)).await;
+                        }
+                        AfterStartTls::Stall => {
+                            let _ = stream.write_all(b"OK STARTTLS\n").await;
+                            tokio::time::sleep(Duration::from_secs(10)).await;
+                        }
+                        AfterStartTls::Serve => {
+                            let _ = stream.write_all(b"OK STARTTLS\n").await;
+                            let Ok(tls) = tokio_rustls::TlsAcceptor::from(server).accept(stream).await else { return };
+                            let (r, mut w) = tokio::io::split(tls);
+                            let mut lines = BufReader::new(r).lines();
+                            while let Ok(Some(line)) = lines.next_line().await {
+                                seen.lock().unwrap().push(format!("tls: {line}"));
+                                if w.write_all(&upsd(&line)).await.is_err() || w.flush().await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (Address { host: "127.0.0.1".into(), port }, log)
+    }
+
+    #[tokio::test]
+    async fn starttls_secures_the_session_before_the_credentials() {
+        let (ca, server) = pki();
+        let (addr, log) = fake_tls(server, AfterStartTls::Serve).await;
+        let tls = start_tls(ca);
+        let mut s = Session::connect(&addr, Some(&tls), timeouts(1000), Limits::default()).await.unwrap();
+        assert!(s.is_tls());
+        s.authenticate("mon", "pa ss").await.unwrap();
+        assert_eq!(parse::parse_version(&s.version().await.unwrap()), "2.8.0");
+        assert_eq!(s.list_var("a").await.unwrap().len(), 2);
+        s.logout().await;
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log[..3], ["plain: STARTTLS", "tls: USERNAME \"mon\"", "tls: PASSWORD \"pa ss\""], "{log:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_starttls_is_an_error_not_plaintext() {
+        let (ca, server) = pki();
+        let (addr, log) = fake_tls(server, AfterStartTls::Answer(b"ERR FEATURE-NOT-CONFIGURED\n")).await;
+        let err = Session::connect(&addr, Some(&start_tls(ca)), timeouts(1000), Limits::default()).await.err().unwrap();
+        assert!(matches!(&err, ClientError::StartTlsRefused { code } if code == "FEATURE-NOT-CONFIGURED"), "{err}");
+        assert!(err.to_string().starts_with("STARTTLS: upsd answered ERR FEATURE-NOT-CONFIGURED: TLS is not available"), "{err}");
+        assert!(err.to_string().contains("not falling back to plaintext"), "{err}");
+        assert_eq!(*log.lock().unwrap(), ["plain: STARTTLS"]);
+    }
+
+    #[tokio::test]
+    async fn data_injected_before_the_handshake_is_refused() {
+        let (ca, server) = pki();
+        let (addr, _) = fake_tls(server, AfterStartTls::Answer(b"OK STARTTLS\nVAR a ups.status \"OB LB\"\n")).await;
+        let err = Session::connect(&addr, Some(&start_tls(ca)), timeouts(1000), Limits::default()).await.err().unwrap();
+        assert_eq!(err.to_string(), "STARTTLS: TLS handshake: upsd sent data between OK STARTTLS and the handshake");
+        let (ca, server) = pki();
+        let (addr, _) = fake_tls(server, AfterStartTls::Answer(b"BEGIN LIST UPS\n")).await;
+        let err = Session::connect(&addr, Some(&start_tls(ca)), timeouts(1000), Limits::default()).await.err().unwrap();
+        assert!(err.to_string().starts_with("STARTTLS: expected OK STARTTLS, got \"BEGIN LIST UPS\""), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_certificate_from_another_ca_is_refused() {
+        let (_, server) = pki();
+        let (other_ca, _) = pki();
+        let (addr, log) = fake_tls(server, AfterStartTls::Serve).await;
+        let err = Session::connect(&addr, Some(&start_tls(other_ca)), timeouts(1000), Limits::default()).await.err().unwrap();
+        let text = err.to_string();
+        assert!(text.starts_with("STARTTLS: TLS handshake: invalid peer certificate: UnknownIssuer"), "{text}");
+        assert!(text.contains("does not verify against the CA file"), "{text}");
+        assert_eq!(*log.lock().unwrap(), ["plain: STARTTLS"]);
+    }
+
+    #[tokio::test]
+    async fn a_handshake_that_stalls_ends_in_time() {
+        let (ca, server) = pki();
+        let (addr, _) = fake_tls(server, AfterStartTls::Stall).await;
+        let tls = start_tls(ca);
+        // The session deadline bounds the handshake.
+        let t = Timeouts { connect: Duration::from_secs(5), io: Duration::from_secs(5), deadline: Instant::now() + Duration::from_millis(300) };
+        let start = std::time::Instant::now();
+        let err = Session::connect(&addr, Some(&tls), t, Limits::default()).await.err().unwrap();
+        assert_eq!(err.to_string(), "STARTTLS: deadline reached");
+        assert!(start.elapsed() < Duration::from_millis(1000), "{:?}", start.elapsed());
+        // So does the connect timeout, which covers TCP, STARTTLS and the handshake.
+        let t = Timeouts { connect: Duration::from_millis(300), io: Duration::from_secs(5), deadline: Instant::now() + Duration::from_secs(5) };
+        let start = std::time::Instant::now();
+        let err = Session::connect(&addr, Some(&tls), t, Limits::default()).await.err().unwrap();
+        assert_eq!(err.to_string(), "STARTTLS: connect timeout");
+        assert!(start.elapsed() < Duration::from_millis(1000), "{:?}", start.elapsed());
+    }
+
     #[test]
     fn words_compare_loosely() {
         assert!(same_words("BEGIN LIST VAR ups1", "BEGIN  LIST VAR ups1 "));

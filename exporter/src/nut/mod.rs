@@ -637,6 +637,79 @@ mod tests {
         assert_eq!(value(&out, "nut_ups_error", &[("ups", "stale"), ("code", "DATA-STALE")]), Some(1.0));
     }
 
+    /// A self-signed CA certificate in `dir`, as a PEM file.
+    fn ca_file(dir: &Path) -> PathBuf {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap().self_signed(&key).unwrap();
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, ca.pem()).unwrap();
+        path
+    }
+
+    #[test]
+    fn tls_flags_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = format!("--collector.nut.ca-file={}", ca_file(dir.path()).display());
+        let t = "--collector.nut.target=127.0.0.1";
+        assert!(build(&settings(&[t, "--collector.nut.tls=starttls", &ca])).unwrap().is_some());
+        assert!(build(&settings(&[t, "--collector.nut.tls=none"])).unwrap().is_some());
+        let e = build_err(&[t, "--collector.nut.tls=starttls"]);
+        assert_eq!(e, "collector nut: --collector.nut.ca-file: starttls needs the PEM file of the CA that signed upsd's certificate");
+        assert_eq!(build_err(&[t, &ca]), "collector nut: --collector.nut.ca-file: only used with starttls");
+        let e = build_err(&[t, "--collector.nut.tls=starttls", "--collector.nut.ca-file=/nonexistent/ca.pem"]);
+        assert!(e.starts_with("collector nut: --collector.nut.ca-file: CA file /nonexistent/ca.pem: "), "{e}");
+        assert!(crate::cli::parse_settings(&["--collector.nut.tls=ssl".to_owned()]).is_err());
+        // The allow-listed probe targets take the flags' TLS settings too.
+        let p = build_prober(&settings(&["--collector.nut.probe", "--collector.nut.probe-allow=nas", "--collector.nut.tls=starttls", &ca]))
+            .unwrap()
+            .unwrap();
+        assert!(p.allowed["nas:3493"].tls.is_some());
+    }
+
+    #[test]
+    fn tls_config_keys_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca_file(dir.path());
+        let cfg = dir.path().join("c.yaml");
+        let c = format!("--config.file={}", cfg.display());
+        let good = format!(
+            "nut:\n  servers:\n    - target: 127.0.0.1:3493\n      tls: starttls\n      ca_file: {}\n      server_name: ups.lan\n    - target: 127.0.0.1:3494\n",
+            ca.display()
+        );
+        std::fs::write(&cfg, &good).unwrap();
+        let targets = configured_targets(&settings(&[&c])).unwrap();
+        assert!(targets[0].tls.as_ref().is_some_and(|t| format!("{t:?}").contains("ups.lan")), "{:?}", targets[0]);
+        assert!(targets[1].tls.is_none());
+        std::fs::write(&cfg, good.replace("tls: starttls", "tls: none")).unwrap();
+        let e = build_err(&[&c]);
+        assert!(e.contains("c.yaml:5:") && e.contains("nut.servers[0].ca_file: only used with starttls"), "{e}");
+        std::fs::write(&cfg, good.replace("server_name: ups.lan", "server_name: not a name")).unwrap();
+        let e = build_err(&[&c]);
+        assert!(e.contains("c.yaml:6:") && e.contains("nut.servers[0].server_name: \"not a name\" is neither"), "{e}");
+        std::fs::write(&cfg, good.replace("tls: starttls", "tls: ssl")).unwrap();
+        assert!(crate::cli::parse_settings(&[c.clone()]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_plaintext_upsd_fails_a_starttls_target_only() {
+        let (a, b) = (fake_upsd().await, fake_upsd().await);
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca_file(dir.path());
+        let cfg = dir.path().join("c.yaml");
+        std::fs::write(&cfg, format!("nut:\n  servers:\n    - target: {a}\n    - target: {b}\n      tls: starttls\n      ca_file: {}\n", ca.display()))
+            .unwrap();
+        let s = settings(&[&format!("--config.file={}", cfg.display())]);
+        let Some(Collector::Async(c)) = build(&s).unwrap() else { panic!("not an async collector") };
+        let scrape = Scrape { deadline: std::time::Instant::now() + Duration::from_secs(5) };
+        let mut out = Snapshot::new();
+        let err = c.gather(&scrape, &mut out).await.unwrap_err().to_string();
+        assert!(err.starts_with(&format!("1 of 2 NUT targets failed: {b}: STARTTLS: upsd answered ERR UNKNOWN-COMMAND")), "{err}");
+        assert_eq!(value(&out, "homelab_exporter_target_up", &[("target", &a)]), Some(1.0));
+        assert_eq!(value(&out, "homelab_exporter_target_up", &[("target", &b)]), Some(0.0));
+        assert_eq!(value(&out, "nut_battery_charge", &[("ups", "ups")]), Some(0.5));
+        assert!(value(&out, "nut_server_info", &[("target", &b)]).is_none());
+    }
+
     #[test]
     fn secrets_do_not_print() {
         assert_eq!(format!("{:?}", Secret("hunter2".into())), "<secret>");

@@ -10,4 +10,5 @@ mod docker;
 mod e2e;
 mod engine;
 mod nut;
+mod nut_tls;
 mod proxmox;

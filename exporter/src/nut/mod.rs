@@ -687,7 +687,7 @@ mod tests {
         let e = build_err(&[&c]);
         assert!(e.contains("c.yaml:6:") && e.contains("nut.servers[0].server_name: \"not a name\" is neither"), "{e}");
         std::fs::write(&cfg, good.replace("tls: starttls", "tls: ssl")).unwrap();
-        assert!(crate::cli::parse_settings(&[c.clone()]).is_err());
+        assert!(crate::cli::parse_settings(std::slice::from_ref(&c)).is_err());
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   nut-server nut-client              # upsd + dummy-ups, upsrw: the NUT tests
+  libnss3-tools openssl              # certutil, pk12util, openssl pkcs12: upsd's NSS certificate database (NUT STARTTLS tests)
   prometheus prometheus-alertmanager # promtool, amtool, a real Prometheus
   docker.io busybox-static           # dockerd and an image for the Docker tests
   qemu-user-static                   # runs the aarch64 build

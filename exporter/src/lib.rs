@@ -18,3 +18,4 @@ pub mod proxmox;
 pub mod registry;
 pub mod scrape;
 pub mod server;
+pub mod tls;

@@ -1,18 +1,31 @@
 //! A small async client of upsd's text protocol over TCP (tokio): connect,
-//! `USERNAME`/`PASSWORD`, `VER`, `LIST UPS`, `LIST VAR`, `LOGOUT`.
+//! optionally `STARTTLS` (rustls), `USERNAME`/`PASSWORD`, `VER`,
+//! `LIST UPS`, `LIST VAR`, `LOGOUT`.
 //!
-//! Every wait is bounded: connecting and each read by their own timeouts,
-//! and all of it by the session's deadline (itself bounded by the scrape's).
+//! Every wait is bounded: connecting (with `STARTTLS` and the TLS handshake
+//! when asked for) and each read by their own timeouts, and all of it by the
+//! session's deadline (itself bounded by the scrape's).
+//! When TLS is asked for and cannot be had (upsd refuses `STARTTLS`, the
+//! certificate does not verify), connecting fails: there is no fallback to
+//! plaintext.
 //! Every reply is bounded too: one line by [`Limits::max_line`], one list by
 //! [`Limits::max_reply`] bytes, so a server that sends garbage or a 10 MB
 //! line costs a clear error and at most those bytes of memory.
 
 use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 
 use super::parse::{self, ParseError, UpsEntry};
 
@@ -104,6 +117,27 @@ pub struct Timeouts {
     pub deadline: Instant,
 }
 
+/// How to secure a session with `STARTTLS`: the rustls configuration (its
+/// trust anchors) and the name upsd's certificate must hold.
+#[derive(Clone)]
+pub struct StartTls {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl StartTls {
+    /// Verifies upsd's certificate per `config`, for `server_name`.
+    pub fn new(config: Arc<ClientConfig>, server_name: ServerName<'static>) -> Self {
+        Self { connector: TlsConnector::from(config), server_name }
+    }
+}
+
+impl fmt::Debug for StartTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartTls").field("server_name", &self.server_name).finish_non_exhaustive()
+    }
+}
+
 /// Why talking to upsd failed. The message names the step (the command
 /// sent; never a password).
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +200,19 @@ pub enum ClientError {
         /// The code, e.g. `DATA-STALE`, `UNKNOWN-UPS`, `ACCESS-DENIED`.
         code: String,
     },
+    /// upsd answered `STARTTLS` with `ERR` (`FEATURE-NOT-CONFIGURED`: it
+    /// has no certificate; `UNKNOWN-COMMAND`: built without TLS).
+    #[error("STARTTLS: upsd answered ERR {code}: TLS is not available on this upsd (it needs CERTFILE or CERTPATH in upsd.conf); not falling back to plaintext")]
+    StartTlsRefused {
+        /// The code.
+        code: String,
+    },
+    /// The TLS handshake after `OK STARTTLS` failed.
+    #[error("STARTTLS: TLS handshake: {detail}")]
+    Tls {
+        /// Why, e.g. `invalid peer certificate: UnknownIssuer`.
+        detail: String,
+    },
     /// A reply did not have the protocol's shape.
     #[error("{step}: {source}")]
     Protocol {
@@ -187,17 +234,77 @@ impl ClientError {
     }
 }
 
+/// The connection under a session: plain TCP, or TLS after `STARTTLS`.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// One connection to upsd.
 pub struct Session {
-    io: BufReader<TcpStream>,
+    io: BufReader<Stream>,
     timeouts: Timeouts,
     limits: Limits,
 }
 
 impl Session {
-    /// Connects to the first address of `addr` that answers.
-    pub async fn connect(addr: &Address, timeouts: Timeouts, limits: Limits) -> Result<Self, ClientError> {
+    /// Connects to the first address of `addr` that answers and, with
+    /// `tls`, secures the connection with `STARTTLS` before anything else
+    /// is sent. All of it is bounded by the connect timeout and the deadline.
+    pub async fn connect(addr: &Address, tls: Option<&StartTls>, timeouts: Timeouts, limits: Limits) -> Result<Self, ClientError> {
         let connect_by = timeouts.deadline.min(Instant::now() + timeouts.connect);
+        let session = Self::connect_tcp(addr, connect_by, timeouts, limits).await?;
+        match tls {
+            None => Ok(session),
+            Some(tls) => match tokio::time::timeout_at(connect_by, session.starttls(tls)).await {
+                Ok(result) => result,
+                Err(_) => Err(ClientError::Timeout { step: "STARTTLS".into(), why: connect_why(connect_by, timeouts) }),
+            },
+        }
+    }
+
+    async fn connect_tcp(addr: &Address, connect_by: Instant, timeouts: Timeouts, limits: Limits) -> Result<Self, ClientError> {
         let resolved = tokio::time::timeout_at(connect_by, tokio::net::lookup_host((addr.host.as_str(), addr.port)))
             .await
             .map_err(|_| ClientError::Resolve { host: addr.host.clone(), detail: "timed out".into() })?
@@ -207,16 +314,44 @@ impl Session {
             match tokio::time::timeout_at(connect_by, TcpStream::connect(sockaddr)).await {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
-                    return Ok(Self { io: BufReader::with_capacity(8 * 1024, stream), timeouts, limits });
+                    return Ok(Self { io: BufReader::with_capacity(8 * 1024, Stream::Plain(stream)), timeouts, limits });
                 }
                 Ok(Err(e)) => last_err = Some(ClientError::Connect(e)),
-                Err(_) => {
-                    let why = if connect_by == timeouts.deadline { "deadline reached" } else { "connect timeout" };
-                    return Err(ClientError::Timeout { step: "connecting".into(), why });
-                }
+                Err(_) => return Err(ClientError::Timeout { step: "connecting".into(), why: connect_why(connect_by, timeouts) }),
             }
         }
         Err(last_err.unwrap_or_else(|| ClientError::Resolve { host: addr.host.clone(), detail: "no address".into() }))
+    }
+
+    /// `STARTTLS`, then the TLS handshake on the same connection. Anything
+    /// but `OK STARTTLS` is an error, and so is any byte the server sends
+    /// between that line and the handshake (it could only be injected).
+    async fn starttls(mut self, tls: &StartTls) -> Result<Self, ClientError> {
+        const STEP: &str = "STARTTLS";
+        self.send(STEP, "STARTTLS").await?;
+        let reply = self.read_line(STEP).await?;
+        if let Some(code) = parse::err_code(&reply) {
+            return Err(ClientError::StartTlsRefused { code: code.to_owned() });
+        }
+        if !reply.starts_with("OK") {
+            return Err(ClientError::Protocol {
+                step: STEP.into(),
+                source: ParseError::Unexpected { expected: "OK STARTTLS", line: parse::excerpt(&reply) },
+            });
+        }
+        if !self.io.buffer().is_empty() {
+            return Err(ClientError::Tls { detail: "upsd sent data between OK STARTTLS and the handshake".into() });
+        }
+        let Stream::Plain(tcp) = self.io.into_inner() else {
+            return Err(ClientError::Tls { detail: "the session is already secured".into() });
+        };
+        let stream = tls.connector.connect(tls.server_name.clone(), tcp).await.map_err(tls_error)?;
+        Ok(Self { io: BufReader::with_capacity(8 * 1024, Stream::Tls(Box::new(stream))), timeouts: self.timeouts, limits: self.limits })
+    }
+
+    /// True once `STARTTLS` secured the session.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.io.get_ref(), Stream::Tls(_))
     }
 
     /// The instant the next read or write must finish by, and why.
@@ -235,7 +370,12 @@ impl Session {
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
         let stream = self.io.get_mut();
-        match tokio::time::timeout_at(by, stream.write_all(&buf)).await {
+        let write = async {
+            stream.write_all(&buf).await?;
+            // TLS may hold the record until flushed.
+            stream.flush().await
+        };
+        match tokio::time::timeout_at(by, write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(source)) => Err(ClientError::Io { step: step.to_owned(), source }),
             Err(_) => Err(ClientError::Timeout { step: step.to_owned(), why }),
@@ -250,7 +390,7 @@ impl Session {
             let (by, why) = self.io_bound();
             let max = self.limits.max_line;
             if self.io.buffer().is_empty() {
-                quick_ack(self.io.get_ref());
+                quick_ack(self.io.get_ref().tcp());
             }
             let (used, done) = {
                 let buf = match tokio::time::timeout_at(by, self.io.fill_buf()).await {
@@ -373,8 +513,36 @@ impl Session {
     /// Says `LOGOUT` without waiting for the answer, then closes.
     pub async fn logout(mut self) {
         let by = self.timeouts.deadline.min(Instant::now() + Duration::from_millis(100));
-        let _ = tokio::time::timeout_at(by, self.io.get_mut().write_all(b"LOGOUT\n")).await;
+        let stream = self.io.get_mut();
+        let bye = async {
+            stream.write_all(b"LOGOUT\n").await?;
+            stream.flush().await
+        };
+        let _ = tokio::time::timeout_at(by, bye).await;
     }
+}
+
+/// Which bound a connect step ran out of.
+fn connect_why(connect_by: Instant, timeouts: Timeouts) -> &'static str {
+    if connect_by == timeouts.deadline {
+        "deadline reached"
+    } else {
+        "connect timeout"
+    }
+}
+
+/// The handshake's error, with a hint when the certificate was refused.
+fn tls_error(e: io::Error) -> ClientError {
+    let certificate = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)));
+    let detail = if certificate {
+        format!("{e} (upsd's certificate does not verify against the CA file for the server name)")
+    } else {
+        e.to_string()
+    };
+    ClientError::Tls { detail }
 }
 
 /// Asks the kernel to acknowledge the next segments at once. upsd writes a
@@ -471,7 +639,7 @@ mod tests {
     #[tokio::test]
     async fn talks_to_an_upsd() {
         let addr = fake(upsd).await;
-        let mut s = Session::connect(&addr, timeouts(1000), Limits::default()).await.unwrap();
+        let mut s = Session::connect(&addr, None, timeouts(1000), Limits::default()).await.unwrap();
         s.authenticate("mon", "pa ss").await.unwrap();
         assert_eq!(parse::parse_version(&s.version().await.unwrap()), "2.8.0");
         let upses = s.list_ups().await.unwrap();
@@ -489,7 +657,7 @@ mod tests {
     #[tokio::test]
     async fn garbage_is_a_clear_protocol_error() {
         let addr = fake(|_| b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()).await;
-        let mut s = Session::connect(&addr, timeouts(1000), Limits::default()).await.unwrap();
+        let mut s = Session::connect(&addr, None, timeouts(1000), Limits::default()).await.unwrap();
         let err = s.list_ups().await.unwrap_err().to_string();
         assert!(err.starts_with("LIST UPS: expected BEGIN LIST, got \"HTTP/1.1 400"), "{err}");
     }
@@ -499,7 +667,7 @@ mod tests {
         // 10 MB without a line end.
         let addr = fake(|_| vec![b'x'; 10 * 1024 * 1024]).await;
         let limits = Limits::default();
-        let mut s = Session::connect(&addr, timeouts(2000), limits).await.unwrap();
+        let mut s = Session::connect(&addr, None, timeouts(2000), limits).await.unwrap();
         let err = s.version().await.unwrap_err();
         assert!(matches!(err, ClientError::LineTooLong { limit, .. } if limit == limits.max_line), "{err}");
         assert_eq!(err.to_string(), "VER: reply line longer than 65536 bytes (not upsd?)");
@@ -516,7 +684,7 @@ mod tests {
         })
         .await;
         let limits = Limits { max_line: 1024, max_reply: 16 * 1024 };
-        let mut s = Session::connect(&addr, timeouts(2000), limits).await.unwrap();
+        let mut s = Session::connect(&addr, None, timeouts(2000), limits).await.unwrap();
         let err = s.list_ups().await.unwrap_err();
         assert!(matches!(err, ClientError::ReplyTooLarge { .. }), "{err}");
     }
@@ -524,7 +692,7 @@ mod tests {
     #[tokio::test]
     async fn silence_and_hangups_end_in_time() {
         let silent = fake(|_| Vec::new()).await;
-        let mut s = Session::connect(&silent, timeouts(200), Limits::default()).await.unwrap();
+        let mut s = Session::connect(&silent, None, timeouts(200), Limits::default()).await.unwrap();
         let start = std::time::Instant::now();
         let err = s.version().await.unwrap_err();
         assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
@@ -532,7 +700,7 @@ mod tests {
 
         // The session deadline bounds a server that trickles.
         let t = Timeouts { connect: Duration::from_secs(2), io: Duration::from_secs(2), deadline: Instant::now() + Duration::from_millis(300) };
-        let mut s = Session::connect(&silent, t, Limits::default()).await.unwrap();
+        let mut s = Session::connect(&silent, None, t, Limits::default()).await.unwrap();
         let err = s.version().await.unwrap_err().to_string();
         assert_eq!(err, "VER: deadline reached");
 
@@ -544,7 +712,7 @@ mod tests {
             }
         });
         let addr = Address { host: "127.0.0.1".into(), port };
-        let mut s = Session::connect(&addr, timeouts(1000), Limits::default()).await.unwrap();
+        let mut s = Session::connect(&addr, None, timeouts(1000), Limits::default()).await.unwrap();
         let err = s.version().await.unwrap_err();
         assert!(matches!(err, ClientError::Closed { .. } | ClientError::Io { .. }), "{err}");
     }
@@ -556,8 +724,178 @@ mod tests {
             l.local_addr().unwrap().port()
         };
         let addr = Address { host: "127.0.0.1".into(), port };
-        let err = Session::connect(&addr, timeouts(1000), Limits::default()).await.err().unwrap();
+        let err = Session::connect(&addr, None, timeouts(1000), Limits::default()).await.err().unwrap();
         assert!(err.to_string().starts_with("connecting: "), "{err}");
+    }
+
+    /// A CA and a certificate for 127.0.0.1 signed by it: (CA certificate
+    /// as DER, server rustls configuration).
+    fn pki() -> (rustls::pki_types::CertificateDer<'static>, Arc<rustls::ServerConfig>) {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        let ca_key = KeyPair::generate().unwrap();
+        static CAS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        let n = CAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, format!("Test CA {n}"));
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+            .unwrap();
+        (ca.der().clone(), Arc::new(config))
+    }
+
+    /// Client settings trusting `ca` for 127.0.0.1.
+    fn start_tls(ca: rustls::pki_types::CertificateDer<'static>) -> StartTls {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        let config = crate::tls::builder(crate::tls::provider()).unwrap().with_root_certificates(roots).with_no_client_auth();
+        StartTls::new(Arc::new(config), crate::tls::server_name("127.0.0.1").unwrap())
+    }
+
+    /// What a fake upsd does once it has read `STARTTLS`.
+    #[derive(Clone, Copy)]
+    enum AfterStartTls {
+        /// `OK STARTTLS`, the handshake, then [`upsd`] over TLS.
+        Serve,
+        /// Answers this line and keeps the connection open.
+        Answer(&'static [u8]),
+        /// `OK STARTTLS`, then never reads nor writes.
+        Stall,
+    }
+
+    /// A fake upsd on 127.0.0.1 that speaks plaintext until `STARTTLS`. The
+    /// returned log holds every command line received, as `plain: ...` or
+    /// `tls: ...`.
+    async fn fake_tls(server: Arc<rustls::ServerConfig>, after: AfterStartTls) -> (Address, Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (server, seen) = (Arc::clone(&server), Arc::clone(&seen));
+                tokio::spawn(async move {
+                    // Byte by byte, so nothing after the command is consumed
+                    // before the handshake.
+                    let mut line = Vec::new();
+                    let mut byte = [0u8; 1];
+                    loop {
+                        match tokio::io::AsyncReadExt::read(&mut stream, &mut byte).await {
+                            Ok(1) if byte[0] == b'\n' => {
+                                let text = String::from_utf8_lossy(&line).into_owned();
+                                seen.lock().unwrap().push(format!("plain: {text}"));
+                                if text == "STARTTLS" {
+                                    break;
+                                }
+                                line.clear();
+                                stream.write_all(b"ERR UNKNOWN-COMMAND\n").await.unwrap();
+                            }
+                            Ok(1) => line.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    match after {
+                        AfterStartTls::Answer(reply) => {
+                            let _ = stream.write_all(reply).await;
+                            tokio::time::sleep(Duration::from_secs(10)).await;
+                        }
+                        AfterStartTls::Stall => {
+                            let _ = stream.write_all(b"OK STARTTLS\n").await;
+                            tokio::time::sleep(Duration::from_secs(10)).await;
+                        }
+                        AfterStartTls::Serve => {
+                            let _ = stream.write_all(b"OK STARTTLS\n").await;
+                            let Ok(tls) = tokio_rustls::TlsAcceptor::from(server).accept(stream).await else { return };
+                            let (r, mut w) = tokio::io::split(tls);
+                            let mut lines = BufReader::new(r).lines();
+                            while let Ok(Some(line)) = lines.next_line().await {
+                                seen.lock().unwrap().push(format!("tls: {line}"));
+                                if w.write_all(&upsd(&line)).await.is_err() || w.flush().await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (Address { host: "127.0.0.1".into(), port }, log)
+    }
+
+    #[tokio::test]
+    async fn starttls_secures_the_session_before_the_credentials() {
+        let (ca, server) = pki();
+        let (addr, log) = fake_tls(server, AfterStartTls::Serve).await;
+        let tls = start_tls(ca);
+        let mut s = Session::connect(&addr, Some(&tls), timeouts(1000), Limits::default()).await.unwrap();
+        assert!(s.is_tls());
+        s.authenticate("mon", "pa ss").await.unwrap();
+        assert_eq!(parse::parse_version(&s.version().await.unwrap()), "2.8.0");
+        assert_eq!(s.list_var("a").await.unwrap().len(), 2);
+        s.logout().await;
+        let log = log.lock().unwrap().clone();
+        assert_eq!(log[..3], ["plain: STARTTLS", "tls: USERNAME \"mon\"", "tls: PASSWORD \"pa ss\""], "{log:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_starttls_is_an_error_not_plaintext() {
+        let (ca, server) = pki();
+        let (addr, log) = fake_tls(server, AfterStartTls::Answer(b"ERR FEATURE-NOT-CONFIGURED\n")).await;
+        let err = Session::connect(&addr, Some(&start_tls(ca)), timeouts(1000), Limits::default()).await.err().unwrap();
+        assert!(matches!(&err, ClientError::StartTlsRefused { code } if code == "FEATURE-NOT-CONFIGURED"), "{err}");
+        assert!(err.to_string().starts_with("STARTTLS: upsd answered ERR FEATURE-NOT-CONFIGURED: TLS is not available"), "{err}");
+        assert!(err.to_string().contains("not falling back to plaintext"), "{err}");
+        assert_eq!(*log.lock().unwrap(), ["plain: STARTTLS"]);
+    }
+
+    #[tokio::test]
+    async fn data_injected_before_the_handshake_is_refused() {
+        let (ca, server) = pki();
+        let (addr, _) = fake_tls(server, AfterStartTls::Answer(b"OK STARTTLS\nVAR a ups.status \"OB LB\"\n")).await;
+        let err = Session::connect(&addr, Some(&start_tls(ca)), timeouts(1000), Limits::default()).await.err().unwrap();
+        assert_eq!(err.to_string(), "STARTTLS: TLS handshake: upsd sent data between OK STARTTLS and the handshake");
+        let (ca, server) = pki();
+        let (addr, _) = fake_tls(server, AfterStartTls::Answer(b"BEGIN LIST UPS\n")).await;
+        let err = Session::connect(&addr, Some(&start_tls(ca)), timeouts(1000), Limits::default()).await.err().unwrap();
+        assert!(err.to_string().starts_with("STARTTLS: expected OK STARTTLS, got \"BEGIN LIST UPS\""), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_certificate_from_another_ca_is_refused() {
+        let (_, server) = pki();
+        let (other_ca, _) = pki();
+        let (addr, log) = fake_tls(server, AfterStartTls::Serve).await;
+        let err = Session::connect(&addr, Some(&start_tls(other_ca)), timeouts(1000), Limits::default()).await.err().unwrap();
+        let text = err.to_string();
+        assert!(text.starts_with("STARTTLS: TLS handshake: invalid peer certificate: UnknownIssuer"), "{text}");
+        assert!(text.contains("does not verify against the CA file"), "{text}");
+        assert_eq!(*log.lock().unwrap(), ["plain: STARTTLS"]);
+    }
+
+    #[tokio::test]
+    async fn a_handshake_that_stalls_ends_in_time() {
+        let (ca, server) = pki();
+        let (addr, _) = fake_tls(server, AfterStartTls::Stall).await;
+        let tls = start_tls(ca);
+        // The session deadline bounds the handshake.
+        let t = Timeouts { connect: Duration::from_secs(5), io: Duration::from_secs(5), deadline: Instant::now() + Duration::from_millis(300) };
+        let start = std::time::Instant::now();
+        let err = Session::connect(&addr, Some(&tls), t, Limits::default()).await.err().unwrap();
+        assert_eq!(err.to_string(), "STARTTLS: deadline reached");
+        assert!(start.elapsed() < Duration::from_millis(1000), "{:?}", start.elapsed());
+        // So does the connect timeout, which covers TCP, STARTTLS and the handshake.
+        let t = Timeouts { connect: Duration::from_millis(300), io: Duration::from_secs(5), deadline: Instant::now() + Duration::from_secs(5) };
+        let start = std::time::Instant::now();
+        let err = Session::connect(&addr, Some(&tls), t, Limits::default()).await.err().unwrap();
+        assert_eq!(err.to_string(), "STARTTLS: connect timeout");
+        assert!(start.elapsed() < Duration::from_millis(1000), "{:?}", start.elapsed());
     }
 
     #[test]

@@ -14,7 +14,11 @@
 //! With `--collector.nut.probe`, [`Prober`] also answers
 //! `/probe?module=nut&target=HOST:PORT` for the configured targets and an
 //! allow-list, never for any other address.
-//! STARTTLS is not supported yet: use it on a trusted network or tunnel it.
+//! With `tls: starttls` (`--collector.nut.tls=starttls` for the flag
+//! targets) the session is secured with `STARTTLS` before the credentials
+//! or any command are sent, and upsd's certificate must verify against
+//! `ca_file`; a upsd that refuses it fails that target, never falling back
+//! to plaintext.
 
 pub mod client;
 pub mod metrics;
@@ -33,7 +37,7 @@ use crate::collector::{AsyncCollector, Collector, Error, GatherFuture, Scrape};
 use crate::metrics::Snapshot;
 use crate::registry::BuildError;
 
-use client::{Address, ClientError, Limits, Session, Timeouts};
+use client::{Address, ClientError, Limits, Session, StartTls, Timeouts};
 use metrics::UpsData;
 
 /// How long connecting to one upsd may take.
@@ -68,6 +72,23 @@ pub struct Options {
     /// Another upsd that /probe may query, as HOST[:PORT]; repeatable.
     #[arg(long = "collector.nut.probe-allow", value_name = "HOST[:PORT]")]
     pub nut_probe_allow: Vec<String>,
+    /// TLS for the upsd targets given by flag: none, or starttls (needs --collector.nut.ca-file; no plaintext fallback).
+    #[arg(long = "collector.nut.tls", value_name = "MODE", value_enum, default_value = "none")]
+    pub nut_tls: TlsMode,
+    /// PEM file of the CA certificates that upsd's certificate must verify against (with --collector.nut.tls=starttls).
+    #[arg(long = "collector.nut.ca-file", value_name = "FILE")]
+    pub nut_ca_file: Option<PathBuf>,
+}
+
+/// Whether a session with upsd is secured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plaintext, as upsd speaks by default.
+    #[default]
+    None,
+    /// `STARTTLS` before anything else; the target fails when upsd refuses it.
+    Starttls,
 }
 
 impl Default for Options {
@@ -80,6 +101,8 @@ impl Default for Options {
             nut_timeout: Duration::from_secs(5),
             nut_probe: false,
             nut_probe_allow: Vec::new(),
+            nut_tls: TlsMode::None,
+            nut_ca_file: None,
         }
     }
 }
@@ -129,6 +152,16 @@ pub struct ServerConfig {
     /// Only these UPSes (default: every UPS upsd lists).
     #[serde(default)]
     pub ups: Vec<String>,
+    /// `none` (default) or `starttls`.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// PEM file of the CA certificates upsd's certificate must verify against
+    /// (needed with `tls: starttls`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The name upsd's certificate must hold (default: the target's host).
+    #[serde(default)]
+    pub server_name: Option<String>,
 }
 
 /// A password, never printed.
@@ -149,6 +182,8 @@ struct Target {
     label: String,
     credentials: Option<(String, Secret)>,
     only: Vec<String>,
+    /// `STARTTLS` settings, when TLS is asked for.
+    tls: Option<StartTls>,
 }
 
 /// Variables of a UPS, or the code of upsd's `ERR` reply.
@@ -225,6 +260,47 @@ fn read_password_file(path: &Path) -> Result<Secret, String> {
     Ok(Secret(pw.to_owned()))
 }
 
+/// Where a TLS setting is wrong: the flag or config key, and why.
+type TlsSettingError = (&'static str, String);
+
+/// The `STARTTLS` settings of one target, checked: `ca_file` and
+/// `server_name` only go with `starttls`, which needs `ca_file`.
+fn start_tls(mode: TlsMode, ca_file: Option<&Path>, server_name: Option<&str>, host: &str) -> Result<Option<StartTls>, TlsSettingError> {
+    match mode {
+        TlsMode::None => {
+            if ca_file.is_some() {
+                return Err(("ca_file", "only used with starttls".into()));
+            }
+            if server_name.is_some() {
+                return Err(("server_name", "only used with starttls".into()));
+            }
+            Ok(None)
+        }
+        TlsMode::Starttls => {
+            let Some(ca_file) = ca_file else {
+                return Err(("ca_file", "starttls needs the PEM file of the CA that signed upsd's certificate".into()));
+            };
+            let name = server_name.unwrap_or(host);
+            let Some(server_name) = crate::tls::server_name(name) else {
+                return Err(("server_name", format!("{name:?} is neither a DNS name nor an IP address")));
+            };
+            let config = crate::tls::ca_file_config(ca_file).map_err(|e| ("ca_file", e.to_string()))?;
+            Ok(Some(StartTls::new(config, server_name)))
+        }
+    }
+}
+
+/// The `STARTTLS` settings of the flags for a target given by flag.
+fn flag_start_tls(opts: &Options, address: &Address) -> Result<Option<StartTls>, BuildError> {
+    start_tls(opts.nut_tls, opts.nut_ca_file.as_deref(), None, &address.host).map_err(|(key, e)| {
+        let flag = match key {
+            "ca_file" => "--collector.nut.ca-file",
+            _ => "--collector.nut.tls",
+        };
+        build_error(format!("{flag}: {e}"))
+    })
+}
+
 /// Every upsd of the flags and the configuration file, checked.
 fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
     let opts = &settings.flags.nut;
@@ -237,7 +313,8 @@ fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
     };
     for text in &opts.nut_target {
         let address = Address::parse(text).map_err(|e| build_error(format!("--collector.nut.target: {e}")))?;
-        targets.push(Target { label: address.to_string(), address, credentials: flag_credentials.clone(), only: Vec::new() });
+        let tls = flag_start_tls(opts, &address)?;
+        targets.push(Target { label: address.to_string(), address, credentials: flag_credentials.clone(), only: Vec::new(), tls });
     }
 
     if let Some(loaded) = &settings.config {
@@ -263,7 +340,9 @@ fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
                 if let Some(bad) = server.ups.iter().find(|u| !parse::valid_name(u)) {
                     return Err(at("ups", format!("{bad:?} is not a UPS name")));
                 }
-                targets.push(Target { label: address.to_string(), address, credentials, only: server.ups.clone() });
+                let tls = start_tls(server.tls, server.ca_file.as_deref(), server.server_name.as_deref(), &address.host)
+                    .map_err(|(key, e)| at(key, e))?;
+                targets.push(Target { label: address.to_string(), address, credentials, only: server.ups.clone(), tls });
             }
         }
     }
@@ -308,7 +387,11 @@ pub fn build_prober(settings: &Settings) -> Result<Option<Prober>, BuildError> {
     for text in &opts.nut_probe_allow {
         let address = Address::parse(text).map_err(|e| build_error(format!("--collector.nut.probe-allow: {e}")))?;
         let label = address.to_string();
-        allowed.entry(label.clone()).or_insert_with(|| Arc::new(Target { address, label, credentials: None, only: Vec::new() }));
+        if allowed.contains_key(&label) {
+            continue;
+        }
+        let tls = flag_start_tls(opts, &address)?;
+        allowed.insert(label.clone(), Arc::new(Target { address, label, credentials: None, only: Vec::new(), tls }));
     }
     if allowed.is_empty() {
         return Err(build_error("--collector.nut.probe needs targets: --collector.nut.target, nut.servers or --collector.nut.probe-allow"));
@@ -319,7 +402,9 @@ pub fn build_prober(settings: &Settings) -> Result<Option<Prober>, BuildError> {
 /// Asks one upsd for everything it serves.
 async fn query_target(target: &Target, deadline: Instant) -> Result<TargetData, ClientError> {
     let timeouts = Timeouts { connect: CONNECT_TIMEOUT, io: IO_TIMEOUT, deadline };
-    let mut session = Session::connect(&target.address, timeouts, Limits::default()).await?;
+    // With TLS asked for, `connect` returns only once the session is
+    // secured, so the credentials below never go out in plaintext.
+    let mut session = Session::connect(&target.address, target.tls.as_ref(), timeouts, Limits::default()).await?;
     if let Some((user, password)) = &target.credentials {
         session.authenticate(user, &password.0).await?;
     }
@@ -550,6 +635,79 @@ mod tests {
         }
         assert_eq!(value(&out, "nut_ups_up", &[("ups", "stale")]), Some(0.0));
         assert_eq!(value(&out, "nut_ups_error", &[("ups", "stale"), ("code", "DATA-STALE")]), Some(1.0));
+    }
+
+    /// A self-signed CA certificate in `dir`, as a PEM file.
+    fn ca_file(dir: &Path) -> PathBuf {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap().self_signed(&key).unwrap();
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, ca.pem()).unwrap();
+        path
+    }
+
+    #[test]
+    fn tls_flags_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = format!("--collector.nut.ca-file={}", ca_file(dir.path()).display());
+        let t = "--collector.nut.target=127.0.0.1";
+        assert!(build(&settings(&[t, "--collector.nut.tls=starttls", &ca])).unwrap().is_some());
+        assert!(build(&settings(&[t, "--collector.nut.tls=none"])).unwrap().is_some());
+        let e = build_err(&[t, "--collector.nut.tls=starttls"]);
+        assert_eq!(e, "collector nut: --collector.nut.ca-file: starttls needs the PEM file of the CA that signed upsd's certificate");
+        assert_eq!(build_err(&[t, &ca]), "collector nut: --collector.nut.ca-file: only used with starttls");
+        let e = build_err(&[t, "--collector.nut.tls=starttls", "--collector.nut.ca-file=/nonexistent/ca.pem"]);
+        assert!(e.starts_with("collector nut: --collector.nut.ca-file: CA file /nonexistent/ca.pem: "), "{e}");
+        assert!(crate::cli::parse_settings(&["--collector.nut.tls=ssl".to_owned()]).is_err());
+        // The allow-listed probe targets take the flags' TLS settings too.
+        let p = build_prober(&settings(&["--collector.nut.probe", "--collector.nut.probe-allow=nas", "--collector.nut.tls=starttls", &ca]))
+            .unwrap()
+            .unwrap();
+        assert!(p.allowed["nas:3493"].tls.is_some());
+    }
+
+    #[test]
+    fn tls_config_keys_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca_file(dir.path());
+        let cfg = dir.path().join("c.yaml");
+        let c = format!("--config.file={}", cfg.display());
+        let good = format!(
+            "nut:\n  servers:\n    - target: 127.0.0.1:3493\n      tls: starttls\n      ca_file: {}\n      server_name: ups.lan\n    - target: 127.0.0.1:3494\n",
+            ca.display()
+        );
+        std::fs::write(&cfg, &good).unwrap();
+        let targets = configured_targets(&settings(&[&c])).unwrap();
+        assert!(targets[0].tls.as_ref().is_some_and(|t| format!("{t:?}").contains("ups.lan")), "{:?}", targets[0]);
+        assert!(targets[1].tls.is_none());
+        std::fs::write(&cfg, good.replace("tls: starttls", "tls: none")).unwrap();
+        let e = build_err(&[&c]);
+        assert!(e.contains("c.yaml:5:") && e.contains("nut.servers[0].ca_file: only used with starttls"), "{e}");
+        std::fs::write(&cfg, good.replace("server_name: ups.lan", "server_name: not a name")).unwrap();
+        let e = build_err(&[&c]);
+        assert!(e.contains("c.yaml:6:") && e.contains("nut.servers[0].server_name: \"not a name\" is neither"), "{e}");
+        std::fs::write(&cfg, good.replace("tls: starttls", "tls: ssl")).unwrap();
+        assert!(crate::cli::parse_settings(std::slice::from_ref(&c)).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_plaintext_upsd_fails_a_starttls_target_only() {
+        let (a, b) = (fake_upsd().await, fake_upsd().await);
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca_file(dir.path());
+        let cfg = dir.path().join("c.yaml");
+        std::fs::write(&cfg, format!("nut:\n  servers:\n    - target: {a}\n    - target: {b}\n      tls: starttls\n      ca_file: {}\n", ca.display()))
+            .unwrap();
+        let s = settings(&[&format!("--config.file={}", cfg.display())]);
+        let Some(Collector::Async(c)) = build(&s).unwrap() else { panic!("not an async collector") };
+        let scrape = Scrape { deadline: std::time::Instant::now() + Duration::from_secs(5) };
+        let mut out = Snapshot::new();
+        let err = c.gather(&scrape, &mut out).await.unwrap_err().to_string();
+        assert!(err.starts_with(&format!("1 of 2 NUT targets failed: {b}: STARTTLS: upsd answered ERR UNKNOWN-COMMAND")), "{err}");
+        assert_eq!(value(&out, "homelab_exporter_target_up", &[("target", &a)]), Some(1.0));
+        assert_eq!(value(&out, "homelab_exporter_target_up", &[("target", &b)]), Some(0.0));
+        assert_eq!(value(&out, "nut_battery_charge", &[("ups", "ups")]), Some(0.5));
+        assert!(value(&out, "nut_server_info", &[("target", &b)]).is_none());
     }
 
     #[test]

@@ -18,9 +18,8 @@ use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, HOST, USER_AGENT};
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -324,27 +323,10 @@ pub fn hex_colon(bytes: &[u8]) -> String {
 
 /// Builds the rustls configuration for a trust setting (ring provider).
 pub fn tls_config(trust: &Trust) -> Result<Arc<ClientConfig>, SetupError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SetupError::Tls(e.to_string()))?;
+    let provider = crate::tls::provider();
+    let builder = crate::tls::builder(provider.clone())?;
     let config = match trust {
-        Trust::CaFile(path) => {
-            let shown = path.display().to_string();
-            let mut roots = RootCertStore::empty();
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| SetupError::CaFile { path: shown.clone(), detail: e.to_string() })?;
-            for cert in certs {
-                let cert = cert.map_err(|e| SetupError::CaFile { path: shown.clone(), detail: e.to_string() })?;
-                roots
-                    .add(cert)
-                    .map_err(|e| SetupError::CaFile { path: shown.clone(), detail: e.to_string() })?;
-            }
-            if roots.is_empty() {
-                return Err(SetupError::CaFile { path: shown, detail: "no PEM certificate in it".into() });
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
+        Trust::CaFile(path) => crate::tls::with_ca_file(builder, path)?.with_no_client_auth(),
         Trust::Fingerprint(pin) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
@@ -358,6 +340,15 @@ pub fn tls_config(trust: &Trust) -> Result<Arc<ClientConfig>, SetupError> {
             .with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+impl From<crate::tls::SetupError> for SetupError {
+    fn from(e: crate::tls::SetupError) -> Self {
+        match e {
+            crate::tls::SetupError::CaFile { path, detail } => SetupError::CaFile { path, detail },
+            crate::tls::SetupError::Config(detail) => SetupError::Tls(detail),
+        }
+    }
 }
 
 fn algorithms(provider: &CryptoProvider) -> WebPkiSupportedAlgorithms {

@@ -12,5 +12,6 @@ mod http;
 mod image;
 mod engine;
 mod nut;
+mod nut_tls;
 mod packaging;
 mod proxmox;

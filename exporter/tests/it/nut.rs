@@ -124,7 +124,7 @@ output.voltage: 120
 ";
 
 /// (name, `desc` in ups.conf, `.dev` text) of the three UPSes.
-const UPSES: &[(&str, &str, &str)] = &[
+pub(crate) const UPSES: &[(&str, &str, &str)] = &[
     ("ups1", "Rack \"A\" UPS", UPS1_DEV),
     ("ups2", "Office UPS", UPS2_DEV),
     ("ups3", "Garage UPS", UPS3_DEV),
@@ -209,6 +209,12 @@ fn find(candidates: &[&str]) -> Option<PathBuf> {
     candidates.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
+/// True when a missing program may skip a test: only with
+/// `HOMELAB_ALLOW_MISSING_REAL=1`, never with `HOMELAB_REQUIRE_REAL=1`.
+pub(crate) fn missing_real_allowed() -> bool {
+    std::env::var("HOMELAB_ALLOW_MISSING_REAL").as_deref() == Ok("1") && std::env::var("HOMELAB_REQUIRE_REAL").as_deref() != Ok("1")
+}
+
 /// Debian's NUT programs, or `None` (skip) only when missing programs are
 /// explicitly allowed; otherwise a missing NUT fails the test.
 fn programs() -> Option<Programs> {
@@ -221,8 +227,7 @@ fn programs() -> Option<Programs> {
     if let (Some(upsd), Some(dummy_ups), Some(upsc), Some(upsrw)) = found {
         return Some(Programs { upsd, dummy_ups, upsc, upsrw });
     }
-    let allowed = std::env::var("HOMELAB_ALLOW_MISSING_REAL").as_deref() == Ok("1")
-        && std::env::var("HOMELAB_REQUIRE_REAL").as_deref() != Ok("1");
+    let allowed = missing_real_allowed();
     let message = "NUT is not installed (upsd, dummy-ups, upsc, upsrw): install Debian's nut-server and nut-client \
                    (`apt-get install nut-server nut-client`, or run `bash scripts/test.sh`), \
                    or set HOMELAB_ALLOW_MISSING_REAL=1 to skip the NUT tests";
@@ -256,6 +261,12 @@ impl NutServer {
     /// Writes the configuration, starts the drivers and upsd, and waits
     /// (bounded) until upsd serves every variable of every `.dev` file.
     pub(crate) fn start(upses: &[(&str, &str, &str)]) -> Option<NutServer> {
+        Self::start_with(upses, "")
+    }
+
+    /// As [`NutServer::start`], with `upsd_conf` added to upsd.conf (e.g.
+    /// `CERTPATH` and `CERTIDENT` for TLS).
+    pub(crate) fn start_with(upses: &[(&str, &str, &str)], upsd_conf: &str) -> Option<NutServer> {
         let programs = programs()?;
         let dir = tempfile::tempdir().unwrap();
         let as_root = fs::metadata(dir.path()).unwrap().uid() == 0;
@@ -268,7 +279,7 @@ impl NutServer {
             ups_conf.push_str(&format!("[{name}]\n  driver = dummy-ups\n  port = {}\n  desc = \"{desc}\"\n", dev_path.display()));
         }
         fs::write(dir.path().join("ups.conf"), ups_conf).unwrap();
-        fs::write(dir.path().join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
+        fs::write(dir.path().join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n{upsd_conf}")).unwrap();
         fs::write(
             dir.path().join("upsd.users"),
             "[admin]\n  password = secret\n  actions = SET\n  instcmds = ALL\n",
@@ -328,7 +339,7 @@ impl NutServer {
         let _ = child.wait();
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let mut all = String::new();
         for (name, _) in &self.procs {
             let text = fs::read_to_string(self.dir.path().join(format!("{name}.log"))).unwrap_or_default();
@@ -465,14 +476,14 @@ fn huge_line(mut stream: TcpStream, _: &AtomicBool) {
 
 // ----------------------------------------------------------------- helpers
 
-fn series<'a>(p: &'a Parsed, name: &str, labels: &[(&str, &str)]) -> Vec<&'a Series> {
+pub(crate) fn series<'a>(p: &'a Parsed, name: &str, labels: &[(&str, &str)]) -> Vec<&'a Series> {
     p.series
         .iter()
         .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
         .collect()
 }
 
-fn value(p: &Parsed, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(p: &Parsed, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let found = series(p, name, labels);
     assert!(found.len() <= 1, "{name}{labels:?} matches {} series", found.len());
     found.first().map(|s| s.value)
@@ -482,28 +493,28 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
-fn nut_exporter(targets: &[String], extra: &[&str]) -> Exporter {
+pub(crate) fn nut_exporter(targets: &[String], extra: &[&str]) -> Exporter {
     let mut args: Vec<String> = vec!["--collector.disable-defaults".into(), "--collector.nut".into()];
     args.extend(targets.iter().map(|t| format!("--collector.nut.target={t}")));
     args.extend(extra.iter().map(|s| s.to_string()));
     Exporter::start(&args)
 }
 
-fn scrape(exporter: &Exporter) -> (String, Parsed) {
+pub(crate) fn scrape(exporter: &Exporter) -> (String, Parsed) {
     let text = exporter.metrics();
     let parsed = parse_exposition(&text);
     (text, parsed)
 }
 
-fn nut_success(p: &Parsed) -> Option<f64> {
+pub(crate) fn nut_success(p: &Parsed) -> Option<f64> {
     value(p, "node_scrape_collector_success", &[("collector", "nut")])
 }
 
-fn target_up(p: &Parsed, target: &str) -> Option<f64> {
+pub(crate) fn target_up(p: &Parsed, target: &str) -> Option<f64> {
     value(p, "homelab_exporter_target_up", &[("collector", "nut"), ("target", target)])
 }
 
-fn landing_page(exporter: &Exporter) -> String {
+pub(crate) fn landing_page(exporter: &Exporter) -> String {
     let (status, _, body) = exporter.get("/", &[]);
     assert_eq!(status, 200);
     String::from_utf8(body).unwrap()
@@ -531,7 +542,7 @@ fn scrape_until(exporter: &Exporter, what: &str, done: impl Fn(&Parsed) -> bool)
 
 /// Checks every value of a `.dev` file under its nut_* name and unit, and
 /// every status word as a flag series.
-fn assert_dev_values(p: &Parsed, ups: &str, desc: &str, dev: &str) {
+pub(crate) fn assert_dev_values(p: &Parsed, ups: &str, desc: &str, dev: &str) {
     let u = [("ups", ups)];
     let info = series(p, "nut_ups_info", &u);
     assert_eq!(info.len(), 1, "nut_ups_info of {ups}");

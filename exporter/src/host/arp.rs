@@ -65,12 +65,9 @@ impl HostCollector for Arp {
 /// Builds the collector.
 pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
     let o = &settings.flags.arp;
-    if o.arp_device_include.is_some() && o.arp_device_exclude.is_some() {
-        return Err(BuildError { collector: "arp", detail: "--collector.arp.device-include and --collector.arp.device-exclude are mutually exclusive".into() });
-    }
     Ok(Some(Collector::host(Arp {
         paths: settings.paths.clone(),
-        filter: Filter::new("arp", o.arp_device_include.as_deref(), o.arp_device_exclude.as_deref())?,
+        filter: Filter::exclusive("arp", "device", o.arp_device_include.as_deref(), o.arp_device_exclude.as_deref())?,
         live: o.arp_netlink,
     })))
 }

@@ -176,13 +176,12 @@ impl HostCollector for Diskstats {
 /// Builds the collector.
 pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
     let o = &settings.flags.diskstats;
-    let filter = match (&o.diskstats_device_include, &o.diskstats_device_exclude) {
-        (Some(_), Some(_)) => {
-            return Err(BuildError { collector: "diskstats", detail: "--collector.diskstats.device-include and --collector.diskstats.device-exclude are mutually exclusive".into() })
-        }
-        (Some(inc), None) => Filter::new("diskstats", Some(inc), None)?,
-        (None, exc) => Filter::new("diskstats", None, Some(exc.as_deref().unwrap_or(DEFAULT_EXCLUDE)))?,
+    // The default exclusion applies only when no include pattern is given.
+    let exclude = match &o.diskstats_device_include {
+        Some(_) => o.diskstats_device_exclude.as_deref(),
+        None => Some(o.diskstats_device_exclude.as_deref().unwrap_or(DEFAULT_EXCLUDE)),
     };
+    let filter = Filter::exclusive("diskstats", "device", o.diskstats_device_include.as_deref(), exclude)?;
     Ok(Some(Collector::host(Diskstats { paths: settings.paths.clone(), filter })))
 }
 

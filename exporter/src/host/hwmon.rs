@@ -251,8 +251,8 @@ pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
     let o = &settings.flags.hwmon;
     Ok(Some(Collector::host(Hwmon {
         paths: settings.paths.clone(),
-        chips: Filter::new("hwmon", o.hwmon_chip_include.as_deref(), o.hwmon_chip_exclude.as_deref())?,
-        sensors: Filter::new("hwmon", o.hwmon_sensor_include.as_deref(), o.hwmon_sensor_exclude.as_deref())?,
+        chips: Filter::exclusive("hwmon", "chip", o.hwmon_chip_include.as_deref(), o.hwmon_chip_exclude.as_deref())?,
+        sensors: Filter::exclusive("hwmon", "sensor", o.hwmon_sensor_include.as_deref(), o.hwmon_sensor_exclude.as_deref())?,
     })))
 }
 

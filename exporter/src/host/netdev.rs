@@ -98,12 +98,9 @@ impl HostCollector for Netdev {
 /// Builds the collector.
 pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
     let o = &settings.flags.netdev;
-    if o.netdev_device_include.is_some() && o.netdev_device_exclude.is_some() {
-        return Err(BuildError { collector: "netdev", detail: "--collector.netdev.device-include and --collector.netdev.device-exclude are mutually exclusive".into() });
-    }
     Ok(Some(Collector::host(Netdev {
         paths: settings.paths.clone(),
-        filter: Filter::new("netdev", o.netdev_device_include.as_deref(), o.netdev_device_exclude.as_deref())?,
+        filter: Filter::exclusive("netdev", "device", o.netdev_device_include.as_deref(), o.netdev_device_exclude.as_deref())?,
         live: o.netdev_netlink,
     })))
 }

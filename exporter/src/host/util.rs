@@ -37,6 +37,19 @@ impl Filter {
         })
     }
 
+    /// A filter from a pair of node_exporter flags
+    /// `--collector.<collector>.<stem>-include` / `-exclude`, which are
+    /// mutually exclusive.
+    pub fn exclusive(collector: &'static str, stem: &str, include: Option<&str>, exclude: Option<&str>) -> Result<Self, BuildError> {
+        if include.is_some() && exclude.is_some() {
+            return Err(BuildError {
+                collector,
+                detail: format!("--collector.{collector}.{stem}-include and --collector.{collector}.{stem}-exclude are mutually exclusive"),
+            });
+        }
+        Self::new(collector, include, exclude)
+    }
+
     /// True when `name` should be reported.
     pub fn accepts(&self, name: &str) -> bool {
         if let Some(inc) = &self.include {
@@ -100,5 +113,7 @@ mod tests {
         assert!(Filter::new("t", Some("lo"), None).unwrap().accepts("xlo"));
         assert!(Filter::new("t", Some("("), None).is_err());
         assert!(Filter::default().accepts("anything"));
+        let both = Filter::exclusive("netdev", "device", Some("a"), Some("b")).unwrap_err().to_string();
+        assert!(both.contains("--collector.netdev.device-include and --collector.netdev.device-exclude"), "{both}");
     }
 }

@@ -10,6 +10,7 @@ packages=(
   libnss3-tools openssl              # certutil, pk12util, openssl pkcs12: upsd's NSS certificate database (NUT STARTTLS tests)
   prometheus prometheus-alertmanager # promtool, amtool, a real Prometheus
   docker.io busybox-static           # dockerd and an image for the Docker tests
+  iproute2                           # ip link: a veth inside a test container's namespace
   qemu-user-static                   # runs the aarch64 build
   clang llvm                         # ring's C for the static cross builds (build-static.sh)
   systemd                            # systemd-analyze verify of the packaged unit

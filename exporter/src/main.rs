@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some("check-config") => run_check_config(&args[1..]),
         Some("healthcheck") => run_healthcheck(&args[1..]),
         Some("rules") => run_rules(&args[1..]),
+        Some("dashboards") => run_dashboards(&args[1..]),
         Some("targets") => run_targets(&args[1..]),
         _ => run_serve(&args),
     }
@@ -94,6 +95,38 @@ fn run_rules(args: &[String]) -> ExitCode {
         }
     };
     match homelab_rules::generate(&inventory, &out) {
+        Ok(files) => {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `dashboards --inventory FILE --out DIR`: Grafana dashboards and their
+/// provisioning files.
+fn run_dashboards(args: &[String]) -> ExitCode {
+    let a = match generator_args("dashboards", args) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let Some(out) = a.out else {
+        eprintln!("error: dashboards needs --out DIR");
+        return ExitCode::from(2);
+    };
+    let inventory = match homelab_rules::load_inventory(&a.inventory) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match homelab_dashboards::generate(&inventory, &out) {
         Ok(files) => {
             for f in files {
                 println!("wrote {}", f.display());

@@ -119,6 +119,28 @@ fn wait_until(what: &str, limit: Duration, logs: &dyn Fn() -> String, mut check:
     }
 }
 
+/// `GET /api/v1/query?query=EXPR`: status and JSON body.
+fn prometheus_query(port: u16, expr: &str) -> (u16, serde_json::Value) {
+    let mut encoded = String::new();
+    for b in expr.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    // HTTP/1.0, so the reply is not chunked.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "GET /api/v1/query?query={encoded} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    let text = String::from_utf8_lossy(&reply);
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or_else(|_| serde_json::Value::String(body.to_owned())))
+}
+
 /// The names of the alerts in `state` from Prometheus's /api/v1/alerts.
 fn alerts(port: u16, state: &str) -> Vec<String> {
     let (status, _, body) = http_get(port, "/api/v1/alerts", &[]);
@@ -247,6 +269,41 @@ fn prometheus_fires_ups_and_rpo_alerts_and_alertmanager_delivers_them() {
         (a.contains(&"UPSOnBattery".to_owned()) && a.contains(&"UPSRuntimeBelowShutdownBudget".to_owned())).then(|| a.join(", "))
     });
     println!("firing in Prometheus: {firing}");
+
+    // The dashboards generated from the same inventory, queried through
+    // this Prometheus: every overview and UPS expression evaluates, and the
+    // panels that matter show the situation (on battery, 60 s of runtime
+    // against a 5m budget, a backup two hours old against a 1h RPO).
+    let boards = homelab_dashboards::dashboards(&homelab_rules::load_inventory(&inventory).unwrap());
+    let mut evaluated = 0;
+    for board in boards.iter().filter(|b| ["homelab-overview", "homelab-ups"].contains(&b.board.uid())) {
+        for expr in board.board.expressions() {
+            let expr = expr.replace("$__rate_interval", "1m").replace("$job", "homelab").replace("$ups", "ups1").replace("$node", "lab");
+            let (status, body) = prometheus_query(prom_port, &expr);
+            assert!(status == 200 && body["status"] == "success", "{}: {expr} -> {status} {body}", board.file);
+            evaluated += 1;
+        }
+    }
+    println!("Prometheus evaluated {evaluated} overview and UPS dashboard expressions");
+    let value = |expr: &str| -> f64 {
+        let (_, body) = prometheus_query(prom_port, expr);
+        let v = &body["data"]["result"][0]["value"][1];
+        v.as_str().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{expr} -> {body}"))
+    };
+    let overview = boards.iter().find(|b| b.board.uid() == "homelab-overview").unwrap().board.to_json();
+    let panel_expr = |title: &str| -> String {
+        let panels = overview["panels"].as_array().unwrap();
+        let panel = panels.iter().find(|p| p["title"].as_str().is_some_and(|t| t.starts_with(title))).unwrap_or_else(|| panic!("no panel {title}"));
+        panel["targets"][0]["expr"].as_str().unwrap().replace("$job", "homelab")
+    };
+    assert_eq!(value(&panel_expr("UPS ups1: power")), 1.0, "the overview shows the UPS on battery");
+    assert_eq!(value(&panel_expr("UPS ups1: runtime beyond budget")), 60.0 - 300.0);
+    let age = value(&panel_expr("Newest backup (RPO 1h)"));
+    assert!((7200.0..7500.0).contains(&age), "backup age {age}");
+    assert!(value(&panel_expr("RPO budget left")) < 0.0);
+    assert_eq!(value(&panel_expr("Backups older than RPO")), 1.0);
+    assert!(value(&panel_expr("Alerts firing")) >= 2.0);
+    assert_eq!(value(&panel_expr("Nodes up")), 1.0);
 
     let delivered = wait_until("Alertmanager to deliver the alerts to the webhook", Duration::from_secs(60), &logs, || {
         let r = hook.received();

@@ -301,9 +301,14 @@ pub fn promtool_check_metrics(text: &str) -> (bool, String) {
     (out.status.success(), report)
 }
 
-/// Metric names the generated example rules read (committed by the rules
-/// crate's drift test), whose names start with `prefix`.
+/// Metric names the generated example rules and dashboards read (the
+/// lists their drift tests commit), whose names start with `prefix`.
 pub fn rule_metrics(prefix: &str) -> Vec<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/out/REFERENCED-METRICS.txt");
-    std::fs::read_to_string(path).unwrap().lines().filter(|l| l.starts_with(prefix)).map(str::to_owned).collect()
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut names = std::collections::BTreeSet::new();
+    for list in ["rules/examples/out/REFERENCED-METRICS.txt", "dashboards/examples/REFERENCED-METRICS.txt"] {
+        let text = std::fs::read_to_string(root.join(list)).unwrap();
+        names.extend(text.lines().filter(|l| l.starts_with(prefix)).map(str::to_owned));
+    }
+    names.into_iter().collect()
 }

@@ -109,3 +109,42 @@ fn kubernetes_manifests_validate_against_the_kubernetes_schemas() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && text.matches("passed").count() == 2, "{text}");
 }
+
+/// `homelab-exporter dashboards` writes what the dashboards crate's drift
+/// test committed for the example inventory; a missing inventory is exit 2.
+#[test]
+fn dashboards_subcommand_writes_the_committed_examples() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_homelab-exporter"))
+        .args(["dashboards", "--inventory"])
+        .arg(root.join("rules/examples/homelab.yaml"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let listed = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(listed.lines().count(), 7, "{listed}");
+    for rel in [
+        "dashboards/homelab-overview.json",
+        "dashboards/homelab-host.json",
+        "provisioning/dashboards/homelab.yaml",
+    ] {
+        let fresh = std::fs::read_to_string(out.path().join(rel)).unwrap();
+        let committed =
+            std::fs::read_to_string(root.join("dashboards/examples").join(rel)).unwrap();
+        assert!(fresh == committed, "{rel} differs from dashboards/examples");
+    }
+    let missing = Command::new(env!("CARGO_BIN_EXE_homelab-exporter"))
+        .args(["dashboards", "--inventory", "no-such.yaml", "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such.yaml"));
+}

@@ -407,17 +407,15 @@ fn fixtures_give_every_family_with_values_from_the_api() {
 }
 
 #[test]
-fn every_pve_name_the_generated_rules_query_is_exported() {
-    let referenced = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/out/REFERENCED-METRICS.txt");
-    let referenced = std::fs::read_to_string(&referenced).unwrap();
-    let names: Vec<&str> = referenced.lines().map(str::trim).filter(|n| n.starts_with("pve_")).collect();
-    assert!(!names.is_empty(), "the example rules query no pve_* name");
+fn every_pve_name_the_generated_rules_and_dashboards_query_is_exported() {
+    let names = crate::common::rule_metrics("pve_");
+    assert!(!names.is_empty(), "the example rules and dashboards query no pve_* name");
     let fake = FakePve::start(Behaviour::default());
     let (_dir, token) = token_file(TOKEN);
     let exporter = Exporter::start(&exporter_args(&fake, &token, &format!("--collector.proxmox.fingerprint={}", fake.fingerprint())));
     let s = parse_exposition(&exporter.metrics()).series;
-    for name in names {
-        assert!(has_family(&s, name), "{name} is queried by the generated rules but not exported");
+    for name in &names {
+        assert!(has_family(&s, name), "{name} is queried by the generated rules or dashboards but not exported");
     }
 }
 

@@ -211,6 +211,9 @@ fn main() {
     let mut out = PathBuf::from("benches/RESULTS.md");
     let mut ours_bin = "target/release/homelab-exporter".to_owned();
     let mut theirs_bin = "/usr/bin/prometheus-node-exporter".to_owned();
+    // Whose collector list both run; node_exporter's, also when `--theirs`
+    // is another build of ours (an A/B comparison of two versions).
+    let mut collectors_from = "/usr/bin/prometheus-node-exporter".to_owned();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -219,6 +222,7 @@ fn main() {
             "--out" => out = it.next().map(PathBuf::from).unwrap_or(out),
             "--ours" => ours_bin = it.next().cloned().unwrap_or(ours_bin),
             "--theirs" => theirs_bin = it.next().cloned().unwrap_or(theirs_bin),
+            "--collectors-from" => collectors_from = it.next().cloned().unwrap_or(collectors_from),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -228,9 +232,9 @@ fn main() {
     let textfile = std::env::temp_dir().join("scrape-latency-textfile");
     let _ = std::fs::create_dir_all(&textfile);
     let textfile = textfile.to_string_lossy().to_string();
-    let collectors = shared_collectors(&theirs_bin);
+    let collectors = shared_collectors(&collectors_from);
     if collectors.is_empty() {
-        eprintln!("{theirs_bin} not found or lists none of our collectors (install Debian's prometheus-node-exporter)");
+        eprintln!("{collectors_from} not found or lists none of our collectors (install Debian's prometheus-node-exporter)");
         std::process::exit(1);
     }
     let ours = match start("homelab-exporter", &ours_bin, &textfile, &collectors) {

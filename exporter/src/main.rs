@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use homelab_exporter::cli::{parse_settings, CliError, Settings};
 use homelab_exporter::scrape::Engine;
 use homelab_exporter::server::{parse_listen_address, Server};
+use homelab_exporter::webconfig::{Live, WebConfig};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,11 +48,30 @@ fn run_serve(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match serve(settings, engine) {
+    let web = match load_web_config(&settings) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    match serve(settings, engine, web) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Reads and checks `--web.config.file`, printing the error (exit status 2)
+/// when it is refused.
+fn load_web_config(settings: &Settings) -> Result<Option<(std::path::PathBuf, WebConfig)>, ExitCode> {
+    let Some(path) = &settings.flags.web_config_file else {
+        return Ok(None);
+    };
+    match WebConfig::load(path) {
+        Ok(c) => Ok(Some((path.clone(), c))),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
         }
     }
 }
@@ -140,6 +160,16 @@ fn run_check_config(args: &[String]) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    match load_web_config(&settings) {
+        Ok(Some((path, web))) => println!(
+            "web configuration OK: {}: TLS {}, {} basic-auth user(s)",
+            path.display(),
+            if web.tls().is_some() { "on" } else { "off" },
+            web.user_count()
+        ),
+        Ok(None) => {}
+        Err(code) => return code,
+    }
     println!("configuration OK: collectors {}", settings.enabled.join(", "));
     ExitCode::SUCCESS
 }
@@ -196,7 +226,7 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-fn serve(settings: Settings, engine: Engine) -> anyhow::Result<()> {
+fn serve(settings: Settings, engine: Engine, web: Option<(std::path::PathBuf, WebConfig)>) -> anyhow::Result<()> {
     let addr = parse_listen_address(&settings.flags.listen_address)?;
     // One current-thread runtime: a Pi has few cores and scrapes are rare.
     // Host collectors block on file reads, so they go to the blocking pool.
@@ -211,11 +241,32 @@ fn serve(settings: Settings, engine: Engine) -> anyhow::Result<()> {
         .thread_keep_alive(std::time::Duration::from_secs(60))
         .build()?;
     runtime.block_on(async move {
+        let web = web.map(|(path, config)| {
+            tracing::info!(
+                file = %path.display(),
+                tls = config.tls().is_some(),
+                basic_auth_users = config.user_count(),
+                "web configuration loaded"
+            );
+            Live::new(&path, config)
+        });
+        // SIGHUP re-reads the web configuration. Its handler is in place
+        // before the port opens, so a SIGHUP never finds the default action
+        // (which ends the process).
+        if let Some(web) = &web {
+            let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            let web = web.clone();
+            tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    web.reload("SIGHUP");
+                }
+            });
+        }
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| {
             homelab_exporter::server::ServeError::Bind { addr: addr.to_string(), source }
         })?;
         tracing::info!(address = %listener.local_addr()?, collectors = ?settings.enabled, "listening");
-        let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests);
+        let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests, web);
         server.run(listener, shutdown_signal()).await;
         Ok(())
     })

@@ -176,6 +176,12 @@ fn run_check_config(args: &[String]) -> ExitCode {
 
 /// `healthcheck`: asks the local exporter's `/-/healthy` (for container
 /// images that have no shell and no curl). Exit 0 when healthy.
+///
+/// With `--web.config.file` it speaks TLS when the server does, trusting
+/// exactly the server's own certificate from that file, and takes a 401
+/// (basic auth on, and the healthcheck knows no password) as proof that
+/// the server answers. A server that requires client certificates cannot
+/// be checked this way.
 fn run_healthcheck(args: &[String]) -> ExitCode {
     use std::io::{Read, Write};
     use std::time::Duration;
@@ -190,13 +196,44 @@ fn run_healthcheck(args: &[String]) -> ExitCode {
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    let web = match &settings.flags.web_config_file {
+        Some(path) => match WebConfig::load(path) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    if web.as_ref().is_some_and(WebConfig::requires_client_cert) {
+        eprintln!("unhealthy: the web configuration requires client certificates, which the healthcheck does not have");
+        return ExitCode::from(1);
+    }
+    let tls = web.as_ref().and_then(WebConfig::self_client);
+    let auth_on = web.as_ref().is_some_and(|w| w.user_count() > 0);
     let check = || -> std::io::Result<bool> {
-        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
         s.set_read_timeout(Some(Duration::from_secs(3)))?;
-        s.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        s.set_write_timeout(Some(Duration::from_secs(3)))?;
+        let request = b"GET /-/healthy HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
         let mut head = [0u8; 16];
-        let n = s.read(&mut head)?;
-        Ok(head[..n].starts_with(b"HTTP/1.1 200"))
+        let n = match tls.clone() {
+            None => {
+                let mut s = s;
+                s.write_all(request)?;
+                s.read(&mut head)?
+            }
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+                let mut s = rustls::StreamOwned::new(conn, s);
+                s.write_all(request)?;
+                s.read(&mut head)?
+            }
+        };
+        let head = head.get(..n).unwrap_or_default();
+        Ok(head.starts_with(b"HTTP/1.1 200") || (auth_on && head.starts_with(b"HTTP/1.1 401")))
     };
     match check() {
         Ok(true) => ExitCode::SUCCESS,

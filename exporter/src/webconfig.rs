@@ -189,6 +189,10 @@ fn restamp(stamps: &Stamps) -> Stamps {
 /// A checked web configuration, ready to serve with.
 pub struct WebConfig {
     tls: Option<Arc<ServerConfig>>,
+    /// The certificate the server presents (for the healthcheck's client).
+    own_cert: Option<CertificateDer<'static>>,
+    /// `client_auth_type` makes every client show a certificate.
+    client_cert_required: bool,
     users: BTreeMap<String, String>,
     dummy_hash: String,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -259,12 +263,23 @@ impl WebConfig {
             .map(|r| check_rate_limit(r, &invalid))
             .transpose()?
             .flatten();
-        let tls = match raw.tls_server_config {
-            Some(t) => build_tls(&t, &dir, &mut stamps, &invalid)?,
-            None => None,
+        let (tls, own_cert, client_cert_required) = match raw
+            .tls_server_config
+            .map(|t| build_tls(&t, &dir, &mut stamps, &invalid))
+            .transpose()?
+            .flatten()
+        {
+            Some(built) => (
+                Some(built.config),
+                Some(built.own_cert),
+                built.client_cert_required,
+            ),
+            None => (None, None, false),
         };
         Ok(Self {
             tls,
+            own_cert,
+            client_cert_required,
             users,
             dummy_hash,
             headers,
@@ -277,6 +292,31 @@ impl WebConfig {
     /// The TLS server configuration, when TLS is on.
     pub fn tls(&self) -> Option<Arc<ServerConfig>> {
         self.tls.clone()
+    }
+
+    /// A TLS client configuration for the exporter's own `healthcheck`:
+    /// it trusts exactly the certificate this configuration serves, and
+    /// sends no client certificate. `None` when TLS is off.
+    pub fn self_client(&self) -> Option<Arc<rustls::ClientConfig>> {
+        let cert = self.own_cert.clone()?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(OwnCert {
+            cert,
+            algorithms: provider.signature_verification_algorithms,
+        });
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Some(Arc::new(config))
+    }
+
+    /// Whether the server asks every client for a certificate (then the
+    /// `healthcheck`, which has none, cannot get an answer).
+    pub fn requires_client_cert(&self) -> bool {
+        self.client_cert_required
     }
 
     /// How many basic-auth users there are (0: no authentication).
@@ -591,12 +631,19 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
+/// A checked `tls_server_config`.
+struct BuiltTls {
+    config: Arc<ServerConfig>,
+    own_cert: CertificateDer<'static>,
+    client_cert_required: bool,
+}
+
 fn build_tls(
     t: &RawTls,
     dir: &Path,
     stamps: &mut Stamps,
     invalid: &dyn Fn(&str, String) -> WebConfigError,
-) -> Result<Option<Arc<ServerConfig>>, WebConfigError> {
+) -> Result<Option<BuiltTls>, WebConfigError> {
     // Everything that needs no file is checked whether TLS is on or not.
     let client_auth = ClientAuth::parse(t.client_auth_type.as_deref().unwrap_or("")).ok_or_else(|| {
         invalid(
@@ -726,12 +773,12 @@ fn build_tls(
                 format!("tls_server_config.{cert_origin}: not valid PEM"),
             )
         })?;
-    if chain.is_empty() {
+    let Some(own_cert) = chain.first().cloned() else {
         return Err(invalid(
             "cert_file",
             format!("tls_server_config.{cert_origin}: no PEM certificate in it"),
         ));
-    }
+    };
 
     // The private key: its content never goes into a message.
     let (key_pem, key_origin) = match (non_empty(&t.key_file), key_inline) {
@@ -817,7 +864,14 @@ fn build_tls(
     config.ignore_client_order = t.prefer_server_cipher_suites.unwrap_or(true);
     // HTTP/1.1 only, whatever http_server_config.http2 says.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Some(Arc::new(config)))
+    Ok(Some(BuiltTls {
+        config: Arc::new(config),
+        own_cert,
+        client_cert_required: matches!(
+            client_auth,
+            ClientAuth::RequireAnyClientCert | ClientAuth::RequireAndVerifyClientCert
+        ),
+    }))
 }
 
 fn ca_roots(pem: &[u8]) -> Result<RootCertStore, String> {
@@ -900,6 +954,55 @@ impl ClientCertVerifier for AnyClientCert {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Trusts one certificate, byte for byte: the exporter's own, for its
+/// healthcheck over loopback. Handshake signatures are verified.
+#[derive(Debug)]
+struct OwnCert {
+    cert: CertificateDer<'static>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl rustls::client::danger::ServerCertVerifier for OwnCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "the server's certificate is not the one in the web configuration".into(),
+            ))
+        }
     }
 
     fn verify_tls12_signature(

@@ -744,3 +744,47 @@ fn curl_speaks_to_it() {
         assert_eq!(curl(&args), "000", "{version:?}");
     }
 }
+
+/// `healthcheck` with the same web configuration: TLS trusting the
+/// server's own certificate, a 401 from basic auth counted as an answer.
+#[test]
+fn healthcheck_speaks_tls_with_the_web_config() {
+    let p = pki();
+    let exporter = p.start(&format!(
+        "{TLS}basic_auth_users:\n  alice: {}\n",
+        hash("alice123")
+    ));
+    let flags = |file: &Path| {
+        vec![
+            "healthcheck".to_owned(),
+            format!("--web.listen-address=127.0.0.1:{}", exporter.port),
+            format!("--web.config.file={}", file.display()),
+        ]
+    };
+    let (code, _, stderr) = run(&flags(&p.path("web.yml")));
+    assert_eq!(code, Some(0), "{stderr}");
+    // Without the web configuration it speaks plain HTTP and gets no answer.
+    let (code, _, stderr) = run(&[
+        "healthcheck".into(),
+        format!("--web.listen-address=127.0.0.1:{}", exporter.port),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    // A configuration naming another certificate than the server's: refused.
+    let other = pki();
+    std::fs::write(other.path("web.yml"), TLS).unwrap();
+    let (code, _, stderr) = run(&flags(&other.path("web.yml")));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not the one in the web configuration"),
+        "{stderr}"
+    );
+    // Client certificates required: said so.
+    std::fs::write(
+        other.path("web.yml"),
+        format!("{TLS}  client_auth_type: RequireAnyClientCert\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&flags(&other.path("web.yml")));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("requires client certificates"), "{stderr}");
+}

@@ -444,6 +444,17 @@ fn tls_without_client_certificates() {
     )
     .unwrap();
     assert_eq!(a.status, 401);
+    // A client that offers h2 too (as Go's and curl's do) gets HTTP/1.1.
+    let mut h2 = (*p.client(None, BOTH)).clone();
+    h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let a = tls_get(
+        exporter.port,
+        Arc::new(h2),
+        "/metrics",
+        &[("Authorization", &basic("alice", "alice123"))],
+    )
+    .unwrap();
+    assert!(a.head.starts_with("HTTP/1.1 200"), "{}", a.head);
     // Plain HTTP to the TLS port gets no HTTP answer.
     let mut s = TcpStream::connect(("127.0.0.1", exporter.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -787,4 +798,39 @@ fn healthcheck_speaks_tls_with_the_web_config() {
     let (code, _, stderr) = run(&flags(&other.path("web.yml")));
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("requires client certificates"), "{stderr}");
+}
+
+/// The packaged example loads once its certificate files exist, its hash
+/// is the one of the password it names, and the server it describes
+/// answers that password over TLS.
+#[test]
+fn the_packaged_example_works() {
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/examples/web-config.yaml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    let p = pki();
+    std::fs::create_dir_all(p.path("tls")).unwrap();
+    std::fs::copy(p.path("server.pem"), p.path("tls/exporter.crt")).unwrap();
+    std::fs::copy(p.path("server.key"), p.path("tls/exporter.key")).unwrap();
+    let path = p.web_config(&text);
+    let config = homelab_exporter::webconfig::WebConfig::load(&path).unwrap();
+    assert!(config.tls().is_some());
+    assert_eq!(config.user_count(), 1);
+    assert_eq!(config.headers().len(), 3);
+    let hash = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("prometheus: "))
+        .unwrap();
+    assert!(bcrypt::verify("change-me", hash).unwrap());
+
+    let exporter = p.start(&text);
+    let a = tls_get(
+        exporter.port,
+        p.client(None, BOTH),
+        "/metrics",
+        &[("Authorization", &basic("prometheus", "change-me"))],
+    )
+    .unwrap();
+    assert_eq!(a.status, 200);
+    assert!(a.head.contains("x-frame-options: deny"), "{}", a.head);
 }

@@ -90,7 +90,7 @@ struct RawFile {
     /// Values stay untyped until checked, so that no serde message can
     /// quote a hash.
     #[serde(default)]
-    basic_auth_users: Option<BTreeMap<String, serde_yaml_ng::Value>>,
+    basic_auth_users: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     rate_limit: Option<RawRateLimit>,
 }
@@ -243,18 +243,28 @@ impl WebConfig {
         let raw: RawFile = if text.trim().is_empty() {
             RawFile::default()
         } else {
-            serde_yaml_ng::from_str::<Option<RawFile>>(text)
-                .map_err(|e| WebConfigError::Invalid {
-                    path: path.to_owned(),
-                    line: e.location().map(|l| l.line()).unwrap_or(0),
-                    detail: e.to_string(),
-                })?
-                .unwrap_or_default()
+            // Some other file given by mistake (a password file, say) must
+            // not be quoted back: anything but a mapping is refused by kind.
+            let yaml_error = |e: serde_yaml_ng::Error| WebConfigError::Invalid {
+                path: path.to_owned(),
+                line: e.location().map(|l| l.line()).unwrap_or(0),
+                detail: without_quoted_strings(&e.to_string()),
+            };
+            match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text).map_err(yaml_error)? {
+                serde_yaml_ng::Value::Null => RawFile::default(),
+                serde_yaml_ng::Value::Mapping(_) => serde_yaml_ng::from_str(text).map_err(yaml_error)?,
+                _ => {
+                    return Err(invalid(
+                        "",
+                        "expected a mapping with tls_server_config, http_server_config, basic_auth_users or rate_limit".into(),
+                    ))
+                }
+            }
         };
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let mut stamps = Stamps::new();
 
-        let users = check_users(raw.basic_auth_users.unwrap_or_default(), &invalid)?;
+        let users = check_users(raw.basic_auth_users, &invalid)?;
         let dummy_hash = dummy_hash(&users);
         let http = raw.http_server_config.unwrap_or_default();
         let headers = check_headers(http.headers.unwrap_or_default(), &invalid)?;
@@ -341,12 +351,58 @@ impl WebConfig {
     }
 }
 
+/// serde's messages quote a string value of the wrong type or shape
+/// (`invalid type: string "..."`); such a value may be a secret written in
+/// the wrong place, so it is left out.
+fn without_quoted_strings(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("string \"") {
+        let (before, quoted) = rest.split_at(at + "string ".len());
+        out.push_str(before);
+        out.push_str("(not shown)");
+        // Skip the quoted value, escapes included.
+        let mut end = quoted.len();
+        let mut escaped = false;
+        for (i, c) in quoted.char_indices().skip(1) {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        rest = quoted.get(end..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
 fn check_users(
-    raw: BTreeMap<String, serde_yaml_ng::Value>,
+    raw: Option<serde_yaml_ng::Value>,
     invalid: &dyn Fn(&str, String) -> WebConfigError,
 ) -> Result<BTreeMap<String, String>, WebConfigError> {
+    let raw = match raw {
+        None | Some(serde_yaml_ng::Value::Null) => serde_yaml_ng::Mapping::new(),
+        Some(serde_yaml_ng::Value::Mapping(m)) => m,
+        Some(_) => {
+            return Err(invalid(
+                "basic_auth_users",
+                "basic_auth_users: expected a mapping of user names to bcrypt hashes".into(),
+            ))
+        }
+    };
     let mut users = BTreeMap::new();
     for (user, value) in raw {
+        let serde_yaml_ng::Value::String(user) = user else {
+            return Err(invalid(
+                "basic_auth_users",
+                "basic_auth_users: a user name is not a string".into(),
+            ));
+        };
         let serde_yaml_ng::Value::String(hash) = value else {
             return Err(invalid(
                 &user,
@@ -1592,6 +1648,38 @@ mod tests {
         assert!(e.contains("cost"), "{e}");
         let e = p.error("basic_auth_users:\n  frank: plaintext-password\n");
         assert!(!e.contains("plaintext-password"), "{e}");
+    }
+
+    #[test]
+    fn values_in_the_wrong_place_are_not_quoted() {
+        let p = pki();
+        let hash = hash("pw");
+        for text in [
+            format!("basic_auth_users: \"alice:{hash}\"\n"),
+            format!("basic_auth_users: [\"{hash}\"]\n"),
+            format!("basic_auth_users:\n  alice: [\"{hash}\"]\n"),
+            format!("basic_auth_users:\n  ? [a]\n  : \"{hash}\"\n"),
+            format!("{hash}\n"),
+            "hunter2-the-password\n".to_owned(),
+            "rate_limit:\n  burst: \"hunter2-the-password\"\n".to_owned(),
+            "tls_server_config: \"hunter2-the-password\"\n".to_owned(),
+        ] {
+            let e = p.error(&text);
+            assert!(
+                !e.contains(&hash[7..]) && !e.contains("hunter2"),
+                "{text:?}: {e}"
+            );
+        }
+        assert_eq!(
+            without_quoted_strings(
+                r#"a: invalid type: string "x\"y", expected u32 and string "z" at line 1"#
+            ),
+            "a: invalid type: string (not shown), expected u32 and string (not shown) at line 1"
+        );
+        assert_eq!(
+            without_quoted_strings(r#"unterminated string "abc"#),
+            "unterminated string (not shown)"
+        );
     }
 
     #[test]

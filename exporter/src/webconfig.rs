@@ -133,7 +133,27 @@ struct RawHttp {
     #[serde(default)]
     http2: Option<bool>,
     #[serde(default)]
-    headers: Option<BTreeMap<String, String>>,
+    /// Scalars, as Go's YAML reads them into strings (`X-XSS-Protection: 1`).
+    headers: Option<BTreeMap<String, Scalar>>,
+}
+
+/// A YAML scalar taken as its text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Number(serde_yaml_ng::Number),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn into_text(self) -> String {
+        match self {
+            Self::Text(t) => t,
+            Self::Number(n) => n.to_string(),
+            Self::Bool(b) => b.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -479,11 +499,12 @@ const EXTRA_HEADERS: &[(&str, &[&str])] = &[
 ];
 
 fn check_headers(
-    raw: BTreeMap<String, String>,
+    raw: BTreeMap<String, Scalar>,
     invalid: &dyn Fn(&str, String) -> WebConfigError,
 ) -> Result<Vec<(HeaderName, HeaderValue)>, WebConfigError> {
     let mut out = Vec::new();
     for (name, value) in raw {
+        let value = value.into_text();
         let Some((_, allowed)) = EXTRA_HEADERS.iter().find(|(n, _)| *n == name) else {
             let names: Vec<&str> = EXTRA_HEADERS.iter().map(|(n, _)| *n).collect();
             return Err(invalid(
@@ -1702,7 +1723,7 @@ mod tests {
         let c = p
             .parse(
                 "http_server_config:\n  http2: false\n  headers:\n    Strict-Transport-Security: max-age=31536000; includeSubDomains\n    \
-                 X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n    X-XSS-Protection: \"1\"\n    Content-Security-Policy: default-src 'self'\n",
+                 X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n    X-XSS-Protection: 1\n    Content-Security-Policy: default-src 'self'\n",
             )
             .unwrap();
         assert!(!c.http2());
@@ -1713,6 +1734,7 @@ mod tests {
             .collect();
         assert_eq!(got.len(), 5);
         assert!(got.contains(&"x-frame-options: deny".to_owned()), "{got:?}");
+        assert!(got.contains(&"x-xss-protection: 1".to_owned()), "{got:?}");
         let e = p.error("http_server_config:\n  headers:\n    X-Powered-By: me\n");
         assert!(
             e.contains("HTTP header \"X-Powered-By\" can not be configured"),

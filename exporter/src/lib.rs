@@ -19,3 +19,4 @@ pub mod registry;
 pub mod scrape;
 pub mod server;
 pub mod tls;
+pub mod webconfig;

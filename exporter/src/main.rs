@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use homelab_exporter::cli::{parse_settings, CliError, Settings};
 use homelab_exporter::scrape::Engine;
 use homelab_exporter::server::{parse_listen_address, Server};
+use homelab_exporter::webconfig::{Live, WebConfig};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,11 +49,30 @@ fn run_serve(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match serve(settings, engine) {
+    let web = match load_web_config(&settings) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    match serve(settings, engine, web) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Reads and checks `--web.config.file`, printing the error (exit status 2)
+/// when it is refused.
+fn load_web_config(settings: &Settings) -> Result<Option<(std::path::PathBuf, WebConfig)>, ExitCode> {
+    let Some(path) = &settings.flags.web_config_file else {
+        return Ok(None);
+    };
+    match WebConfig::load(path) {
+        Ok(c) => Ok(Some((path.clone(), c))),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
         }
     }
 }
@@ -173,12 +193,28 @@ fn run_check_config(args: &[String]) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    match load_web_config(&settings) {
+        Ok(Some((path, web))) => println!(
+            "web configuration OK: {}: TLS {}, {} basic-auth user(s)",
+            path.display(),
+            if web.tls().is_some() { "on" } else { "off" },
+            web.user_count()
+        ),
+        Ok(None) => {}
+        Err(code) => return code,
+    }
     println!("configuration OK: collectors {}", settings.enabled.join(", "));
     ExitCode::SUCCESS
 }
 
 /// `healthcheck`: asks the local exporter's `/-/healthy` (for container
 /// images that have no shell and no curl). Exit 0 when healthy.
+///
+/// With `--web.config.file` it speaks TLS when the server does, trusting
+/// exactly the server's own certificate from that file, and takes a 401
+/// (basic auth on, and the healthcheck knows no password) as proof that
+/// the server answers. A server that requires client certificates cannot
+/// be checked this way.
 fn run_healthcheck(args: &[String]) -> ExitCode {
     use std::io::{Read, Write};
     use std::time::Duration;
@@ -193,13 +229,44 @@ fn run_healthcheck(args: &[String]) -> ExitCode {
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
+    let web = match &settings.flags.web_config_file {
+        Some(path) => match WebConfig::load(path) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    if web.as_ref().is_some_and(WebConfig::requires_client_cert) {
+        eprintln!("unhealthy: the web configuration requires client certificates, which the healthcheck does not have");
+        return ExitCode::from(1);
+    }
+    let tls = web.as_ref().and_then(WebConfig::self_client);
+    let auth_on = web.as_ref().is_some_and(|w| w.user_count() > 0);
     let check = || -> std::io::Result<bool> {
-        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
         s.set_read_timeout(Some(Duration::from_secs(3)))?;
-        s.write_all(b"GET /-/healthy HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        s.set_write_timeout(Some(Duration::from_secs(3)))?;
+        let request = b"GET /-/healthy HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
         let mut head = [0u8; 16];
-        let n = s.read(&mut head)?;
-        Ok(head[..n].starts_with(b"HTTP/1.1 200"))
+        let n = match tls.clone() {
+            None => {
+                let mut s = s;
+                s.write_all(request)?;
+                s.read(&mut head)?
+            }
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+                let mut s = rustls::StreamOwned::new(conn, s);
+                s.write_all(request)?;
+                s.read(&mut head)?
+            }
+        };
+        let head = head.get(..n).unwrap_or_default();
+        Ok(head.starts_with(b"HTTP/1.1 200") || (auth_on && head.starts_with(b"HTTP/1.1 401")))
     };
     match check() {
         Ok(true) => ExitCode::SUCCESS,
@@ -229,7 +296,7 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-fn serve(settings: Settings, engine: Engine) -> anyhow::Result<()> {
+fn serve(settings: Settings, engine: Engine, web: Option<(std::path::PathBuf, WebConfig)>) -> anyhow::Result<()> {
     let addr = parse_listen_address(&settings.flags.listen_address)?;
     // One current-thread runtime: a Pi has few cores and scrapes are rare.
     // Host collectors block on file reads, so they go to the blocking pool.
@@ -244,11 +311,32 @@ fn serve(settings: Settings, engine: Engine) -> anyhow::Result<()> {
         .thread_keep_alive(std::time::Duration::from_secs(60))
         .build()?;
     runtime.block_on(async move {
+        let web = web.map(|(path, config)| {
+            tracing::info!(
+                file = %path.display(),
+                tls = config.tls().is_some(),
+                basic_auth_users = config.user_count(),
+                "web configuration loaded"
+            );
+            Live::new(&path, config)
+        });
+        // SIGHUP re-reads the web configuration. Its handler is in place
+        // before the port opens, so a SIGHUP never finds the default action
+        // (which ends the process).
+        if let Some(web) = &web {
+            let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+            let web = web.clone();
+            tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    web.reload("SIGHUP");
+                }
+            });
+        }
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| {
             homelab_exporter::server::ServeError::Bind { addr: addr.to_string(), source }
         })?;
         tracing::info!(address = %listener.local_addr()?, collectors = ?settings.enabled, "listening");
-        let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests);
+        let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests, web);
         server.run(listener, shutdown_signal()).await;
         Ok(())
     })

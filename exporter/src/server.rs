@@ -1,5 +1,7 @@
 //! The HTTP server: `/metrics` (or the configured path), a landing page at
-//! `/`, and `/-/healthy`. hyper 1 on the single tokio runtime.
+//! `/`, and `/-/healthy`. hyper 1 on the single tokio runtime, HTTP/1.1,
+//! over TLS and behind basic auth when `--web.config.file` says so
+//! ([`crate::webconfig`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,19 +12,23 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::encode::{self, Format};
 use crate::metrics::Snapshot;
 use crate::scrape::Engine;
+use crate::webconfig::Live;
 
 /// Scrape timeout assumed when Prometheus sends none.
 pub const DEFAULT_SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to finish the TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +53,7 @@ pub struct Server {
     telemetry_path: String,
     max_requests: usize,
     in_flight: AtomicUsize,
+    web: Option<Arc<Live>>,
 }
 
 /// Parses `:PORT`, `HOST:PORT` or `[V6]:PORT`; an empty host means every
@@ -78,9 +85,10 @@ pub fn deadline_from_header(value: Option<&HeaderValue>, now: Instant) -> Instan
 }
 
 impl Server {
-    /// A server over this engine.
-    pub fn new(engine: Engine, telemetry_path: String, max_requests: usize) -> Arc<Self> {
-        Arc::new(Self { engine, telemetry_path, max_requests, in_flight: AtomicUsize::new(0) })
+    /// A server over this engine; `web` is the `--web.config.file`
+    /// configuration in force (TLS, basic auth, headers), if any.
+    pub fn new(engine: Engine, telemetry_path: String, max_requests: usize, web: Option<Arc<Live>>) -> Arc<Self> {
+        Arc::new(Self { engine, telemetry_path, max_requests, in_flight: AtomicUsize::new(0), web })
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets open
@@ -95,7 +103,7 @@ impl Server {
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let (stream, _peer) = match accepted {
+                    let (stream, peer) = match accepted {
                         Ok(a) => a,
                         Err(e) => {
                             tracing::warn!(err = %e, "accept failed");
@@ -104,19 +112,22 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
+                    // The TLS settings in force when the connection arrives
+                    // (after a look at whether the web config file changed).
+                    let tls = self.web.as_ref().and_then(|web| {
+                        web.check_for_changes();
+                        web.current().tls()
+                    });
                     let server = self.clone();
                     connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let server = server.clone();
-                            async move { Ok::<_, Infallible>(server.handle(req).await) }
-                        });
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(HEADER_READ_TIMEOUT)
-                            .max_buf_size(64 * 1024)
-                            .serve_connection(TokioIo::new(stream), service);
-                        if let Err(e) = conn.await {
-                            tracing::debug!(err = %e, "connection ended with an error");
+                        let Some(tls) = tls else {
+                            return server.serve_connection(stream).await;
+                        };
+                        let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
+                            Ok(Ok(stream)) => server.serve_connection(stream).await,
+                            Ok(Err(e)) => tracing::debug!(peer = %peer, err = %e, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
                         }
                     });
                 }
@@ -129,6 +140,48 @@ impl Server {
         if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
             connections.abort_all();
         }
+    }
+
+    /// Serves HTTP/1.1 on one connection, plain or TLS, until it closes.
+    async fn serve_connection<S>(self: Arc<Self>, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = hyper::service::service_fn(move |req| {
+            let server = self.clone();
+            async move { Ok::<_, Infallible>(server.respond(req).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(64 * 1024)
+            .serve_connection(TokioIo::new(stream), service);
+        if let Err(e) = conn.await {
+            tracing::debug!(err = %e, "connection ended with an error");
+        }
+    }
+
+    /// Answers one request under the web configuration: the rate limit
+    /// (429), basic auth (401 with `WWW-Authenticate: Basic`), then
+    /// [`Server::handle`]; the configured headers go on every answer.
+    pub async fn respond(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let Some(web) = &self.web else {
+            return self.handle(req).await;
+        };
+        let config = web.current();
+        let mut resp = if !web.allow_request() {
+            plain(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n")
+        } else if !web.authorize(&config, req.headers().get(AUTHORIZATION)).await {
+            let mut resp = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+            resp.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            resp
+        } else {
+            self.handle(req).await
+        };
+        for (name, value) in config.headers() {
+            resp.headers_mut().insert(name.clone(), value.clone());
+        }
+        resp
     }
 
     /// Answers one request.

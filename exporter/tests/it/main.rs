@@ -15,3 +15,4 @@ mod nut;
 mod nut_tls;
 mod packaging;
 mod proxmox;
+mod webconfig;

@@ -127,14 +127,22 @@ impl Drop for StandIns {
 fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, Vec<u8>) {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().self_signed(&key).unwrap();
-    let der = cert.der().to_vec();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
         .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(der.clone())], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+        .self_signed(&key)
         .unwrap();
+    let der = cert.der().to_vec();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(der.clone())],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
+    .unwrap();
     (tokio_rustls::TlsAcceptor::from(Arc::new(config)), der)
 }
 
@@ -149,14 +157,27 @@ impl StandIns {
         }
         docker.set_nonblocking(true).unwrap();
         let (acceptor, der) = tls_acceptor();
-        let fingerprint = homelab_exporter::proxmox::client::hex_colon(&homelab_exporter::proxmox::client::sha256_fingerprint(&der));
+        let fingerprint = homelab_exporter::proxmox::client::hex_colon(
+            &homelab_exporter::proxmox::client::sha256_fingerprint(&der),
+        );
         let upsd_addr = upsd.local_addr().unwrap().to_string();
         let pve_url = format!("https://{}", pve.local_addr().unwrap());
-        let (upsd_conns, docker_conns, pve_conns) = (Arc::<Conns>::default(), Arc::<Conns>::default(), Arc::<Conns>::default());
-        let counts = (Arc::clone(&upsd_conns), Arc::clone(&docker_conns), Arc::clone(&pve_conns));
+        let (upsd_conns, docker_conns, pve_conns) = (
+            Arc::<Conns>::default(),
+            Arc::<Conns>::default(),
+            Arc::<Conns>::default(),
+        );
+        let counts = (
+            Arc::clone(&upsd_conns),
+            Arc::clone(&docker_conns),
+            Arc::clone(&pve_conns),
+        );
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let upsd = tokio::net::TcpListener::from_std(upsd).unwrap();
                 let pve = tokio::net::TcpListener::from_std(pve).unwrap();
@@ -218,7 +239,13 @@ fn hanging_statfs(release: Arc<AtomicBool>, hangs: Arc<AtomicUsize>) -> StatFn {
             }
             return Err(io::Error::other("stale file handle (stand-in)"));
         }
-        Ok(FsStats { size: 1e12, free: 4e11, avail: 3.5e11, files: 1e6, files_free: 9e5 })
+        Ok(FsStats {
+            size: 1e12,
+            free: 4e11,
+            avail: 3.5e11,
+            files: 1e6,
+            files_free: 9e5,
+        })
     })
 }
 
@@ -239,7 +266,11 @@ fn usage() -> Usage {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .expect("VmRSS in /proc/self/status");
-    Usage { threads: count("/proc/self/task"), fds: count("/proc/self/fd"), rss_kib }
+    Usage {
+        threads: count("/proc/self/task"),
+        fds: count("/proc/self/fd"),
+        rss_kib,
+    }
 }
 
 fn window_max(samples: &[Usage]) -> Usage {
@@ -258,7 +289,9 @@ fn scrape(port: u16) -> (u16, String) {
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete HTTP response");
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .expect("a complete HTTP response");
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, body.to_owned())
 }
@@ -273,12 +306,18 @@ fn value(text: &str, prefix: &str) -> Option<f64> {
 }
 
 fn success(text: &str, collector: &str) -> Option<f64> {
-    value(text, &format!("node_scrape_collector_success{{collector=\"{collector}\"}}"))
+    value(
+        text,
+        &format!("node_scrape_collector_success{{collector=\"{collector}\"}}"),
+    )
 }
 
 #[test]
 fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
-    let _ = tracing_subscriber::fmt().with_writer(io::sink).with_max_level(tracing::Level::INFO).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(io::sink)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let stand_ins = StandIns::start(dir.path());
 
@@ -291,7 +330,11 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
     )
     .unwrap();
     let token = dir.path().join("pve-token");
-    std::fs::write(&token, "monitor@pve!leak=6a1c0f3e-0000-4000-8000-000000000000\n").unwrap();
+    std::fs::write(
+        &token,
+        "monitor@pve!leak=6a1c0f3e-0000-4000-8000-000000000000\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
 
     let args: Vec<String> = vec![
@@ -303,23 +346,40 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
         "--collector.nut".into(),
         format!("--collector.nut.target={}", stand_ins.upsd),
         "--collector.docker".into(),
-        format!("--collector.docker.host=unix://{}", stand_ins.docker_sock.display()),
+        format!(
+            "--collector.docker.host=unix://{}",
+            stand_ins.docker_sock.display()
+        ),
         "--collector.proxmox".into(),
         format!("--collector.proxmox.url={}", stand_ins.pve_url),
         format!("--collector.proxmox.token-file={}", token.display()),
-        format!("--collector.proxmox.fingerprint={}", stand_ins.pve_fingerprint),
+        format!(
+            "--collector.proxmox.fingerprint={}",
+            stand_ins.pve_fingerprint
+        ),
     ];
     let settings = homelab_exporter::cli::parse_settings(&args).unwrap();
     // The filesystem collector reads the mount table above; the others read
     // this machine's /proc.
-    let fs_settings = homelab_exporter::cli::parse_settings(&[format!("--path.procfs={}", procfs.display())]).unwrap();
+    let fs_settings =
+        homelab_exporter::cli::parse_settings(&[format!("--path.procfs={}", procfs.display())])
+            .unwrap();
     let release = Arc::new(AtomicBool::new(false));
     let hangs = Arc::new(AtomicUsize::new(0));
     let mut collectors: Vec<(&'static str, Collector)> = Vec::new();
-    for entry in COLLECTORS.iter().filter(|e| settings.enabled.contains(&e.name)) {
+    for entry in COLLECTORS
+        .iter()
+        .filter(|e| settings.enabled.contains(&e.name))
+    {
         let c = match entry.name {
-            "filesystem" => filesystem::with_stat(&fs_settings, hanging_statfs(Arc::clone(&release), Arc::clone(&hangs))).unwrap(),
-            _ => (entry.build)(&settings).unwrap().unwrap_or_else(|| panic!("{} not built", entry.name)),
+            "filesystem" => filesystem::with_stat(
+                &fs_settings,
+                hanging_statfs(Arc::clone(&release), Arc::clone(&hangs)),
+            )
+            .unwrap(),
+            _ => (entry.build)(&settings)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{} not built", entry.name)),
         };
         collectors.push((entry.name, c));
     }
@@ -340,37 +400,92 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
             .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            server.run(listener, async { let _ = stopped.await; }).await;
+            server
+                .run(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
         });
     });
 
-    let nut_up = format!("homelab_exporter_target_up{{collector=\"nut\",target=\"{}\"}}", stand_ins.upsd);
-    let pve_up = format!("homelab_exporter_target_up{{collector=\"proxmox\",target=\"{}\"}}", stand_ins.pve_url);
-    let fs = |mount: &str, device: &str, fstype: &str| format!("node_filesystem_device_error{{device=\"{device}\",fstype=\"{fstype}\",mountpoint=\"{mount}\"}}");
-    let (nas_error, root_error) = (fs("/mnt/nas", "nas:/export", "nfs4"), fs("/", "/dev/sda1", "ext4"));
+    let nut_up = format!(
+        "homelab_exporter_target_up{{collector=\"nut\",target=\"{}\"}}",
+        stand_ins.upsd
+    );
+    let pve_up = format!(
+        "homelab_exporter_target_up{{collector=\"proxmox\",target=\"{}\"}}",
+        stand_ins.pve_url
+    );
+    let fs = |mount: &str, device: &str, fstype: &str| {
+        format!("node_filesystem_device_error{{device=\"{device}\",fstype=\"{fstype}\",mountpoint=\"{mount}\"}}")
+    };
+    let (nas_error, root_error) = (
+        fs("/mnt/nas", "nas:/export", "nfs4"),
+        fs("/", "/dev/sda1", "ext4"),
+    );
     let mut samples = Vec::with_capacity(SCRAPES);
     let mut slowest = Duration::ZERO;
     let mut total = Duration::ZERO;
     let run = Instant::now();
     for i in 0..SCRAPES {
-        assert!(run.elapsed() < RUN_LIMIT, "only {i} scrapes in {RUN_LIMIT:?}");
+        assert!(
+            run.elapsed() < RUN_LIMIT,
+            "only {i} scrapes in {RUN_LIMIT:?}"
+        );
         let start = Instant::now();
         let (status, text) = scrape(port);
         let took = start.elapsed();
         assert_eq!(status, 200, "scrape {i}: {text}");
-        assert!(took <= DEADLINE + SLACK, "scrape {i} took {took:?}, more than the deadline {DEADLINE:?} + {SLACK:?}");
+        assert!(
+            took <= DEADLINE + SLACK,
+            "scrape {i} took {took:?}, more than the deadline {DEADLINE:?} + {SLACK:?}"
+        );
         slowest = slowest.max(took);
         total += took;
-        for (c, want) in [("nut", 0.0), ("docker", 0.0), ("proxmox", 0.0), ("filesystem", 1.0), ("loadavg", 1.0), ("meminfo", 1.0), ("stat", 1.0)] {
-            assert_eq!(success(&text, c), Some(want), "scrape {i}: collector {c}\n{text}");
+        for (c, want) in [
+            ("nut", 0.0),
+            ("docker", 0.0),
+            ("proxmox", 0.0),
+            ("filesystem", 1.0),
+            ("loadavg", 1.0),
+            ("meminfo", 1.0),
+            ("stat", 1.0),
+        ] {
+            assert_eq!(
+                success(&text, c),
+                Some(want),
+                "scrape {i}: collector {c}\n{text}"
+            );
         }
         assert_eq!(value(&text, &nut_up), Some(0.0), "scrape {i}: {text}");
         assert_eq!(value(&text, &pve_up), Some(0.0), "scrape {i}: {text}");
-        assert!(text.lines().any(|l| l.starts_with("homelab_exporter_target_up{collector=\"docker\"") && l.ends_with(" 0")), "scrape {i}: {text}");
-        assert_eq!(value(&text, &nas_error), Some(1.0), "scrape {i}: the hung mount\n{text}");
-        assert_eq!(value(&text, &root_error), Some(0.0), "scrape {i}: the root mount\n{text}");
-        for name in ["node_load1", "node_memory_MemTotal_bytes", "node_boot_time_seconds", "process_resident_memory_bytes"] {
-            assert!(value(&text, name).is_some(), "scrape {i}: {name} missing\n{text}");
+        assert!(
+            text.lines().any(
+                |l| l.starts_with("homelab_exporter_target_up{collector=\"docker\"")
+                    && l.ends_with(" 0")
+            ),
+            "scrape {i}: {text}"
+        );
+        assert_eq!(
+            value(&text, &nas_error),
+            Some(1.0),
+            "scrape {i}: the hung mount\n{text}"
+        );
+        assert_eq!(
+            value(&text, &root_error),
+            Some(0.0),
+            "scrape {i}: the root mount\n{text}"
+        );
+        for name in [
+            "node_load1",
+            "node_memory_MemTotal_bytes",
+            "node_boot_time_seconds",
+            "process_resident_memory_bytes",
+        ] {
+            assert!(
+                value(&text, name).is_some(),
+                "scrape {i}: {name} missing\n{text}"
+            );
         }
         samples.push(usage());
     }
@@ -386,9 +501,26 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
         total / SCRAPES as u32,
         DEADLINE + SLACK
     );
-    println!("after scrape 1: threads {}, fds {}, RSS {} KiB", first.threads, first.fds, first.rss_kib);
-    println!("max over scrapes {}-{}: threads {}, fds {}, RSS {} KiB", WARM_UP + 1, WARM_UP + WINDOW, warm.threads, warm.fds, warm.rss_kib);
-    println!("max over scrapes {}-{}: threads {}, fds {}, RSS {} KiB", SCRAPES - WINDOW + 1, SCRAPES, end.threads, end.fds, end.rss_kib);
+    println!(
+        "after scrape 1: threads {}, fds {}, RSS {} KiB",
+        first.threads, first.fds, first.rss_kib
+    );
+    println!(
+        "max over scrapes {}-{}: threads {}, fds {}, RSS {} KiB",
+        WARM_UP + 1,
+        WARM_UP + WINDOW,
+        warm.threads,
+        warm.fds,
+        warm.rss_kib
+    );
+    println!(
+        "max over scrapes {}-{}: threads {}, fds {}, RSS {} KiB",
+        SCRAPES - WINDOW + 1,
+        SCRAPES,
+        end.threads,
+        end.fds,
+        end.rss_kib
+    );
     println!(
         "stand-ins: upsd accepted {} (open {}), docker accepted {} (open {}), proxmox accepted {} (open {}); statfs hangs {}",
         accepted(&stand_ins.upsd_conns),
@@ -400,24 +532,55 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
         hangs.load(Ordering::SeqCst)
     );
 
-    assert!(end.threads - warm.threads <= MAX_MORE_THREADS, "threads grew from {} to {}", warm.threads, end.threads);
-    assert!(end.fds - warm.fds <= MAX_MORE_FDS, "open file descriptors grew from {} to {}", warm.fds, end.fds);
-    assert!(end.rss_kib - warm.rss_kib <= MAX_MORE_RSS_KIB, "RSS grew from {} KiB to {} KiB", warm.rss_kib, end.rss_kib);
+    assert!(
+        end.threads - warm.threads <= MAX_MORE_THREADS,
+        "threads grew from {} to {}",
+        warm.threads,
+        end.threads
+    );
+    assert!(
+        end.fds - warm.fds <= MAX_MORE_FDS,
+        "open file descriptors grew from {} to {}",
+        warm.fds,
+        end.fds
+    );
+    assert!(
+        end.rss_kib - warm.rss_kib <= MAX_MORE_RSS_KIB,
+        "RSS grew from {} KiB to {} KiB",
+        warm.rss_kib,
+        end.rss_kib
+    );
     // Every scrape really reached every backend, and the exporter closed
     // every connection it opened: the stand-ins see the last ones close
     // soon after the last scrape.
-    let conns = [("upsd", &stand_ins.upsd_conns), ("docker", &stand_ins.docker_conns), ("proxmox", &stand_ins.pve_conns)];
+    let conns = [
+        ("upsd", &stand_ins.upsd_conns),
+        ("docker", &stand_ins.docker_conns),
+        ("proxmox", &stand_ins.pve_conns),
+    ];
     let waited = Instant::now();
     while conns.iter().any(|(_, c)| open(c) > 0) && waited.elapsed() < Duration::from_secs(2) {
         std::thread::sleep(Duration::from_millis(10));
     }
     for (name, c) in conns {
-        assert!(accepted(c) >= SCRAPES, "{name} stand-in accepted only {} connections", accepted(c));
-        assert_eq!(open(c), 0, "{name} stand-in still holds connections the exporter did not close");
+        assert!(
+            accepted(c) >= SCRAPES,
+            "{name} stand-in accepted only {} connections",
+            accepted(c)
+        );
+        assert_eq!(
+            open(c),
+            0,
+            "{name} stand-in still holds connections the exporter did not close"
+        );
     }
     // The mount hung again after each release: the quarantine and the
     // stuck-thread bookkeeping went through many cycles, not one.
-    assert!(hangs.load(Ordering::SeqCst) >= 20, "statfs hung only {} times", hangs.load(Ordering::SeqCst));
+    assert!(
+        hangs.load(Ordering::SeqCst) >= 20,
+        "statfs hung only {} times",
+        hangs.load(Ordering::SeqCst)
+    );
 
     release.store(true, Ordering::SeqCst);
     let _ = shutdown.send(());

@@ -17,5 +17,6 @@ pub mod process;
 pub mod proxmox;
 pub mod registry;
 pub mod scrape;
+pub mod secret;
 pub mod server;
 pub mod tls;

@@ -54,15 +54,10 @@ pub enum SetupError {
         /// What is wrong; never quotes the token.
         detail: &'static str,
     },
-    /// The token file could not be read.
-    #[error("API token file {path}: {source}")]
-    TokenFile {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The token file was refused: missing, unreadable, not a regular
+    /// file, or writable by others (see [`crate::secret`]).
+    #[error("API token file {0}")]
+    TokenFile(#[source] crate::secret::Error),
     /// The CA file could not be read or holds no certificate.
     #[error("CA file {path}: {detail}")]
     CaFile {
@@ -212,10 +207,10 @@ impl Token {
         Ok(Self { header })
     }
 
-    /// Reads and parses a token file.
+    /// Reads a token file, with the permission checks of
+    /// [`crate::secret::read`], and parses it.
     pub fn from_file(path: &Path) -> Result<Self, SetupError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SetupError::TokenFile { path: path.display().to_string(), source })?;
+        let text = crate::secret::read(path).map_err(SetupError::TokenFile)?;
         Self::parse(&text, &path.display().to_string())
     }
 }

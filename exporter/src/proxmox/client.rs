@@ -207,6 +207,17 @@ impl Token {
         Ok(Self { header })
     }
 
+    /// `text` with the token's secret replaced by `<redacted>`: for what a
+    /// server sends back (a reason phrase echoing the header, say), before
+    /// it can reach a log line or the landing page.
+    pub fn redact(&self, text: &str) -> String {
+        let secret = self.header.to_str().ok().and_then(|h| h.split_once('!')).and_then(|(_, rest)| rest.split_once('='));
+        match secret {
+            Some((_, secret)) if !secret.is_empty() && text.contains(secret) => text.replace(secret, "<redacted>"),
+            _ => text.to_owned(),
+        }
+    }
+
     /// Reads a token file, with the permission checks of
     /// [`crate::secret::read`], and parses it.
     pub fn from_file(path: &Path) -> Result<Self, SetupError> {
@@ -452,6 +463,11 @@ impl Client {
         Ok(Self { target: Arc::new(target), server_name, connector, token })
     }
 
+    /// `text` with this client's token secret cut out (see [`Token::redact`]).
+    pub fn redact(&self, text: &str) -> String {
+        self.token.redact(text)
+    }
+
     /// The endpoint as shown in labels and logs.
     pub fn display(&self) -> &str {
         &self.target.display
@@ -594,7 +610,7 @@ impl Session {
             let reason = response
                 .extensions()
                 .get::<hyper::ext::ReasonPhrase>()
-                .map(|r| String::from_utf8_lossy(r.as_bytes()).chars().take(200).collect::<String>())
+                .map(|r| self.client.token.redact(&String::from_utf8_lossy(r.as_bytes())).chars().take(200).collect::<String>())
                 .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
             // Drain (bounded) so the connection can be reused.
             let _ = Limited::new(response.into_body(), 64 << 10).collect().await;

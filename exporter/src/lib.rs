@@ -17,6 +17,7 @@ pub mod process;
 pub mod proxmox;
 pub mod registry;
 pub mod scrape;
+pub mod secret;
 pub mod server;
 pub mod tls;
 pub mod webconfig;

@@ -185,6 +185,8 @@ fn run_check_config(args: &[String]) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    // Warnings found while checking (a secret file every user may read) are logged.
+    init_logging(&settings);
     if let Err(e) = Engine::new(&settings) {
         eprintln!("error: {e}");
         return ExitCode::from(2);

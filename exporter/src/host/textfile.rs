@@ -247,6 +247,33 @@ struct Textfile {
     directories: Vec<String>,
 }
 
+/// Opens a textfile without blocking and reads it when it is a regular
+/// file of at most [`MAX_FILE_BYTES`]. A FIFO named `*.prom` would block a
+/// plain open until some writer came, holding a blocking thread past every
+/// scrape's deadline until the pool ran out and every host collector
+/// failed; it is refused instead. The outer error is for the file, the
+/// inner one (UTF-8) for its content.
+fn read_regular(path: &Path) -> Result<(Result<String, String>, std::fs::Metadata), String> {
+    use rustix::fs::{Mode, OFlags};
+    use std::io::Read as _;
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| std::io::Error::from(e).to_string())?;
+    let file = std::fs::File::from(fd);
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
+    }
+    Ok((String::from_utf8(bytes).map_err(|_| "stream did not contain valid UTF-8".to_owned()), meta))
+}
+
 struct Merged {
     family: TextFamily,
     files: Vec<String>,
@@ -275,20 +302,15 @@ impl Textfile {
             files.sort();
             for path in files {
                 let shown = path.display().to_string();
-                let meta = match std::fs::metadata(&path) {
-                    Ok(m) if m.len() <= MAX_FILE_BYTES => m,
-                    Ok(m) => {
-                        tracing::error!(file = %shown, bytes = m.len(), limit = MAX_FILE_BYTES, "textfile too large, skipped");
-                        error = true;
-                        continue;
-                    }
+                let (text, meta) = match read_regular(&path) {
+                    Ok(read) => read,
                     Err(e) => {
                         tracing::error!(file = %shown, err = %e, "reading textfile failed");
                         error = true;
                         continue;
                     }
                 };
-                let parsed = std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| parse(&t));
+                let parsed = text.and_then(|t| parse(&t));
                 let families = match parsed {
                     Ok(f) => f,
                     Err(e) => {

@@ -435,14 +435,30 @@ impl Session {
         Ok(reply)
     }
 
-    /// `USERNAME` and `PASSWORD`; each must be answered `OK`.
+    /// `USERNAME` and `PASSWORD`; each must be answered `OK`. What a
+    /// server answers instead goes into the error with the password
+    /// (as sent and as written) cut out: a broken or hostile server that
+    /// echoes the command must not put it in the log or on the landing page.
     pub async fn authenticate(&mut self, username: &str, password: &str) -> Result<(), ClientError> {
-        for (step, command) in [("USERNAME", format!("USERNAME {}", quote(username))), ("PASSWORD", format!("PASSWORD {}", quote(password)))] {
-            let reply = self.simple(step, &command).await?;
+        let quoted = quote(password);
+        let redact = |text: &str| -> String {
+            let mut text = text.to_owned();
+            for secret in [quoted.as_str(), quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or(""), password] {
+                if !secret.is_empty() {
+                    text = text.replace(secret, "<redacted>");
+                }
+            }
+            text
+        };
+        for (step, command) in [("USERNAME", format!("USERNAME {}", quote(username))), ("PASSWORD", format!("PASSWORD {quoted}"))] {
+            let reply = self.simple(step, &command).await.map_err(|e| match e {
+                ClientError::Server { step, code } => ClientError::Server { step, code: redact(&code) },
+                other => other,
+            })?;
             if !reply.starts_with("OK") {
                 return Err(ClientError::Protocol {
                     step: step.into(),
-                    source: ParseError::Unexpected { expected: "OK", line: parse::excerpt(&reply) },
+                    source: ParseError::Unexpected { expected: "OK", line: parse::excerpt(&redact(&reply)) },
                 });
             }
         }

@@ -251,8 +251,9 @@ fn build_error(detail: impl Into<String>) -> BuildError {
     BuildError { collector: "nut", detail: detail.into() }
 }
 
+/// Reads a password file, with the permission checks of [`crate::secret::read`].
 fn read_password_file(path: &Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("reading password file {}: {e}", path.display()))?;
+    let text = crate::secret::read(path).map_err(|e| format!("password file {e}"))?;
     let pw = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
     if pw.is_empty() {
         return Err(format!("password file {} is empty", path.display()));
@@ -307,7 +308,10 @@ fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
     let mut targets: Vec<Target> = Vec::new();
 
     let flag_credentials = match (&opts.nut_username, &opts.nut_password_file) {
-        (Some(user), Some(file)) => Some((user.clone(), read_password_file(file).map_err(build_error)?)),
+        (Some(user), Some(file)) => Some((
+            user.clone(),
+            read_password_file(file).map_err(|e| build_error(format!("--collector.nut.password-file: {e}")))?,
+        )),
         (None, None) => None,
         _ => return Err(build_error("--collector.nut.username and --collector.nut.password-file go together")),
     };

@@ -54,15 +54,10 @@ pub enum SetupError {
         /// What is wrong; never quotes the token.
         detail: &'static str,
     },
-    /// The token file could not be read.
-    #[error("API token file {path}: {source}")]
-    TokenFile {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The token file was refused: missing, unreadable, not a regular
+    /// file, or writable by others (see [`crate::secret`]).
+    #[error("API token file {0}")]
+    TokenFile(#[source] crate::secret::Error),
     /// The CA file could not be read or holds no certificate.
     #[error("CA file {path}: {detail}")]
     CaFile {
@@ -212,10 +207,21 @@ impl Token {
         Ok(Self { header })
     }
 
-    /// Reads and parses a token file.
+    /// `text` with the token's secret replaced by `<redacted>`: for what a
+    /// server sends back (a reason phrase echoing the header, say), before
+    /// it can reach a log line or the landing page.
+    pub fn redact(&self, text: &str) -> String {
+        let secret = self.header.to_str().ok().and_then(|h| h.split_once('!')).and_then(|(_, rest)| rest.split_once('='));
+        match secret {
+            Some((_, secret)) if !secret.is_empty() && text.contains(secret) => text.replace(secret, "<redacted>"),
+            _ => text.to_owned(),
+        }
+    }
+
+    /// Reads a token file, with the permission checks of
+    /// [`crate::secret::read`], and parses it.
     pub fn from_file(path: &Path) -> Result<Self, SetupError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SetupError::TokenFile { path: path.display().to_string(), source })?;
+        let text = crate::secret::read(path).map_err(SetupError::TokenFile)?;
         Self::parse(&text, &path.display().to_string())
     }
 }
@@ -457,6 +463,11 @@ impl Client {
         Ok(Self { target: Arc::new(target), server_name, connector, token })
     }
 
+    /// `text` with this client's token secret cut out (see [`Token::redact`]).
+    pub fn redact(&self, text: &str) -> String {
+        self.token.redact(text)
+    }
+
     /// The endpoint as shown in labels and logs.
     pub fn display(&self) -> &str {
         &self.target.display
@@ -599,7 +610,7 @@ impl Session {
             let reason = response
                 .extensions()
                 .get::<hyper::ext::ReasonPhrase>()
-                .map(|r| String::from_utf8_lossy(r.as_bytes()).chars().take(200).collect::<String>())
+                .map(|r| self.client.token.redact(&String::from_utf8_lossy(r.as_bytes())).chars().take(200).collect::<String>())
                 .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
             // Drain (bounded) so the connection can be reused.
             let _ = Limited::new(response.into_body(), 64 << 10).collect().await;

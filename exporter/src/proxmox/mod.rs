@@ -585,8 +585,15 @@ impl ProxmoxCollector {
         }
         let mut results: BTreeMap<usize, (Gathered, Vec<Failure>)> = BTreeMap::new();
         while let Some(joined) = set.join_next().await {
-            if let Ok((index, result)) = joined {
-                results.insert(index, result);
+            if let Ok((index, (gathered, mut failures))) = joined {
+                // A server's words (reason phrases, bodies quoted by the
+                // decoder) may echo the token: cut it out before logging.
+                if let Some(ep) = self.endpoints.get(index) {
+                    for (_, message) in &mut failures {
+                        *message = ep.client.redact(message);
+                    }
+                }
+                results.insert(index, (gathered, failures));
             }
         }
         let mut summary = Vec::new();

@@ -39,15 +39,25 @@ impl Drop for Dockerd {
         }
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let start = Instant::now();
+        let mut stopped = false;
         while start.elapsed() < Duration::from_secs(20) {
             if let Ok(Some(_)) = self.child.try_wait() {
-                let _ = std::fs::remove_dir_all(&self.dir);
-                return;
+                stopped = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // dockerd leaves its exec root's netns/default mounted after it exits.
+        let ours = self.dir.to_string_lossy().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for point in mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&ours)) {
+            let _ = Command::new("umount").args(["-l", point]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

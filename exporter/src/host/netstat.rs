@@ -10,6 +10,7 @@ use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
+use super::util::CachedRegex;
 
 /// node_exporter's default field filter.
 pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -77,7 +78,7 @@ pub fn parse_snmp6(text: &str) -> Result<Vec<(String, f64)>, String> {
 
 struct Netstat {
     paths: Arc<HostPaths>,
-    fields: Regex,
+    fields: CachedRegex,
 }
 
 impl HostCollector for Netstat {
@@ -108,7 +109,7 @@ impl HostCollector for Netstat {
 pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
     let pattern = &settings.flags.netstat.netstat_fields;
     let fields = Regex::new(pattern).map_err(|e| BuildError { collector: "netstat", detail: format!("--collector.netstat.fields {pattern:?}: {e}") })?;
-    Ok(Some(Collector::host(Netstat { paths: settings.paths.clone(), fields })))
+    Ok(Some(Collector::host(Netstat { paths: settings.paths.clone(), fields: CachedRegex::new(fields) })))
 }
 
 #[cfg(test)]

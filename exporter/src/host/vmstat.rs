@@ -9,6 +9,7 @@ use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
+use super::util::CachedRegex;
 
 /// Flags of the `vmstat` collector.
 #[derive(Debug, Clone, clap::Args)]
@@ -45,7 +46,7 @@ pub fn parse<'a>(text: &'a str, keep: &dyn Fn(&str) -> bool) -> Result<Vec<(&'a 
 
 struct Vmstat {
     paths: Arc<HostPaths>,
-    fields: Regex,
+    fields: CachedRegex,
 }
 
 impl HostCollector for Vmstat {
@@ -65,7 +66,7 @@ pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
     let pattern = &settings.flags.vmstat.vmstat_fields;
     // Unanchored, as node_exporter's regexp.MatchString is.
     let fields = Regex::new(pattern).map_err(|e| BuildError { collector: "vmstat", detail: format!("--collector.vmstat.fields {pattern:?}: {e}") })?;
-    Ok(Some(Collector::host(Vmstat { paths: settings.paths.clone(), fields })))
+    Ok(Some(Collector::host(Vmstat { paths: settings.paths.clone(), fields: CachedRegex::new(fields) })))
 }
 
 #[cfg(test)]

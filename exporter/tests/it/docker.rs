@@ -295,6 +295,14 @@ impl Drop for Dockerd {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        // dockerd leaves its exec root's netns/default (an nsfs bind mount)
+        // mounted after it exits; take down every mount under our directory
+        // so a test run leaves the host's mount table as it found it.
+        let ours = self.dir.path().to_string_lossy().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for point in mounts.lines().filter_map(|l| l.split(' ').nth(4)).filter(|p| p.starts_with(&ours)) {
+            let _ = run_bounded(Command::new("umount").args(["-l", point]), Duration::from_secs(10));
+        }
     }
 }
 

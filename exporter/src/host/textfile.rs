@@ -371,12 +371,45 @@ fn to_family(m: Merged) -> Family {
     Family { name: family.name.into(), help: help.into(), kind: family.kind, samples }
 }
 
+/// Leaves out the families whose names are those of a summary's or a
+/// histogram's samples (`X_sum`, `X_count`, and `X_bucket` of a histogram,
+/// beside a summary or histogram `X`), read from the same file or another.
+/// client_golang's registry leaves them out of node_exporter's output the
+/// same way: an exposition holding both is refused by strict parsers, as
+/// the samples of the two families cannot be told apart.
+fn drop_suffix_collisions(merged: &mut Vec<Merged>) {
+    let structured: BTreeMap<String, Kind> = merged
+        .iter()
+        .filter(|m| matches!(m.family.kind, Kind::Summary | Kind::Histogram))
+        .map(|m| (m.family.name.clone(), m.family.kind))
+        .collect();
+    if structured.is_empty() {
+        return;
+    }
+    merged.retain(|m| {
+        let name = &m.family.name;
+        let collides = ["_sum", "_count", "_bucket"].iter().any(|suffix| {
+            let stem = name.strip_suffix(suffix);
+            match stem.and_then(|s| structured.get(s)) {
+                Some(Kind::Histogram) => true,
+                Some(_) => *suffix != "_bucket",
+                None => false,
+            }
+        });
+        if collides {
+            tracing::warn!(metric = %name, files = %m.files.join(", "), "textfile metric named like the samples of a summary or histogram; skipped");
+        }
+        !collides
+    });
+}
+
 impl HostCollector for Textfile {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
         if self.directories.is_empty() {
             return Ok(());
         }
-        let (merged, mtimes, error) = self.read_all();
+        let (mut merged, mtimes, error) = self.read_all();
+        drop_suffix_collisions(&mut merged);
         for m in merged {
             out.families.push(to_family(m));
         }
@@ -423,6 +456,29 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// Found by fuzzing: an untyped `X_count` beside a histogram `X` (here
+    /// from two files) was exposed as its own family, and the exposition no
+    /// longer parsed: `X_count` samples belong to `X`.
+    #[test]
+    fn families_named_like_histogram_samples_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.prom"), "# TYPE x histogram\nx_bucket{le=\"+Inf\"} 1\nx_sum 2\nx_count 1\n# TYPE s summary\ns_sum 1\ns_count 1\n").unwrap();
+        std::fs::write(dir.path().join("b.prom"), "x_count{foo=\"baz\"} 3\nx_sum 4\ns_bucket 5\ns_count 6\nx_total 7\n").unwrap();
+        let t = Textfile { directories: vec![dir.path().display().to_string()] };
+        let mut snap = Snapshot::new();
+        t.gather(&Scrape { deadline: std::time::Instant::now() }, &mut snap).unwrap();
+        let names: Vec<&str> = snap.families.iter().map(|f| &*f.name).collect();
+        for kept in ["x", "s", "s_bucket", "x_total"] {
+            assert!(names.contains(&kept), "{kept} missing from {names:?}");
+        }
+        for dropped in ["x_count", "x_sum", "s_count"] {
+            assert!(!names.contains(&dropped), "{dropped} kept in {names:?}");
+        }
+        let mut text = Vec::new();
+        encode::encode(&encode::merge(vec![snap]), encode::Format::Text, &mut text);
+        parse(&String::from_utf8(text).unwrap()).unwrap();
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! skipped, never failing the scrape.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -27,6 +27,11 @@ pub struct Options {
 /// Files larger than this are refused: a runaway script must not take the
 /// exporter's memory with it.
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A family whose samples use more label names than this, all files
+/// together, is refused: every sample gets every name (missing ones padded
+/// empty), so the series would grow as samples times names.
+const MAX_LABEL_NAMES: usize = 64;
 
 /// One sample of a text file: name suffix, labels, value.
 pub type TextSample = (&'static str, Vec<(String, String)>, f64);
@@ -126,12 +131,17 @@ fn parse_sample(line: &str) -> Result<ParsedLine, String> {
                     Some((_, c)) => value.push(c),
                 }
             }
-            if labels.iter().any(|(k, _): &(String, String)| *k == key) {
-                return Err(format!("duplicate label {key}"));
-            }
             labels.push((key, value));
         }
         rest = &after[consumed..];
+    }
+    // Sorted, not pairwise: a line may hold very many labels.
+    if labels.len() > 1 {
+        let mut keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort_unstable();
+        if let Some(pair) = keys.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("duplicate label {}", pair[0]));
+        }
     }
     let mut fields = rest.split_whitespace();
     let value = fields.next().ok_or("no value")?;
@@ -145,6 +155,8 @@ fn parse_sample(line: &str) -> Result<ParsedLine, String> {
 /// Parses a text file into families, in file order.
 pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
     let mut families: Vec<TextFamily> = Vec::new();
+    // The names in `families`: every lookup stays O(1) in a file of many families.
+    let mut seen: HashSet<String> = HashSet::new();
     let mut declared: BTreeMap<String, (Option<String>, Option<Kind>)> = BTreeMap::new();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -160,7 +172,7 @@ pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
                 if !valid_name(name) {
                     return Err(at(format!("invalid metric name {name:?} in {word} line")));
                 }
-                if families.iter().any(|f| f.name == name) {
+                if seen.contains(name) {
                     return Err(at(format!("{word} line for {name} after its samples")));
                 }
                 let entry = declared.entry(name.to_owned()).or_default();
@@ -191,14 +203,16 @@ pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
                 }
             }
         }
-        let (help, kind) = declared.get(&family_name).cloned().unwrap_or_default();
-        let kind = kind.unwrap_or(Kind::Untyped);
         match families.last_mut() {
             Some(f) if f.name == family_name => f.samples.push((suffix, labels, value)),
             _ => {
-                if families.iter().any(|f| f.name == family_name) {
+                if seen.contains(&family_name) {
                     return Err(at(format!("samples of {family_name} are not grouped together")));
                 }
+                // Help and type are copied once per family, not per sample.
+                let (help, kind) = declared.get(&family_name).cloned().unwrap_or_default();
+                let kind = kind.unwrap_or(Kind::Untyped);
+                seen.insert(family_name.clone());
                 families.push(TextFamily { name: family_name, help, kind, samples: vec![(suffix, labels, value)] });
             }
         }
@@ -258,6 +272,8 @@ impl Textfile {
     fn read_all(&self) -> (Vec<Merged>, Vec<(String, f64)>, bool) {
         let mut error = false;
         let mut merged: Vec<Merged> = Vec::new();
+        // Index of each name in `merged`.
+        let mut index: HashMap<String, usize> = HashMap::new();
         let mut mtimes = Vec::new();
         for dir in directories(&self.directories) {
             let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
@@ -298,8 +314,11 @@ impl Textfile {
                     }
                 };
                 for fam in families {
-                    match merged.iter_mut().find(|m| m.family.name == fam.name) {
-                        None => merged.push(Merged { family: fam, files: vec![shown.clone()] }),
+                    match index.get(&fam.name).and_then(|&i| merged.get_mut(i)) {
+                        None => {
+                            index.insert(fam.name.clone(), merged.len());
+                            merged.push(Merged { family: fam, files: vec![shown.clone()] });
+                        }
                         Some(m) => {
                             let help_a = m.family.help.as_deref().unwrap_or("");
                             let help_b = fam.help.as_deref().unwrap_or("");
@@ -348,17 +367,21 @@ fn to_family(m: Merged) -> Family {
     if !special.is_empty() {
         // As client_golang groups them: every label set of a summary or
         // histogram is one metric with a _sum and a _count, zero if absent.
+        // Sets kept in order of appearance; hashed lookups, as a histogram
+        // may hold very many label sets.
         let mut sets: Vec<Vec<(Cow<'static, str>, String)>> = Vec::new();
+        let mut known: HashSet<Vec<(Cow<'static, str>, String)>> = HashSet::new();
         for s in &samples {
             let base: Vec<_> = s.labels.iter().filter(|(k, _)| k != special).cloned().collect();
-            if !sets.contains(&base) {
+            if known.insert(base.clone()) {
                 sets.push(base);
             }
         }
+        let present: HashSet<(&'static str, Vec<(Cow<'static, str>, String)>)> =
+            samples.iter().filter(|s| matches!(s.suffix, "_sum" | "_count")).map(|s| (s.suffix, s.labels.clone())).collect();
         for set in sets {
             for suffix in ["_sum", "_count"] {
-                let present = samples.iter().any(|s| s.suffix == suffix && s.labels == set);
-                if !present {
+                if !present.contains(&(suffix, set.clone())) {
                     samples.push(Sample { suffix, labels: set.clone(), value: 0.0, timestamp_ms: None });
                 }
             }
@@ -408,8 +431,20 @@ impl HostCollector for Textfile {
         if self.directories.is_empty() {
             return Ok(());
         }
-        let (mut merged, mtimes, error) = self.read_all();
+        let (mut merged, mtimes, mut error) = self.read_all();
         drop_suffix_collisions(&mut merged);
+        merged.retain(|m| {
+            let mut names: HashSet<&str> = HashSet::new();
+            let fits = m.family.samples.iter().flat_map(|(_, l, _)| l.iter()).all(|(k, _)| {
+                names.insert(k.as_str());
+                names.len() <= MAX_LABEL_NAMES
+            });
+            if !fits {
+                tracing::error!(metric = %m.family.name, files = %m.files.join(", "), limit = MAX_LABEL_NAMES, "textfile metric with too many label names; skipped");
+                error = true;
+            }
+            fits
+        });
         for m in merged {
             out.families.push(to_family(m));
         }
@@ -479,6 +514,67 @@ mod tests {
         let mut text = Vec::new();
         encode::encode(&encode::merge(vec![snap]), encode::Format::Text, &mut text);
         parse(&String::from_utf8(text).unwrap()).unwrap();
+    }
+
+    /// Found reading the parser while fuzzing it (inputs of the fuzzer's
+    /// default size stay small): a file of many families, a long help text
+    /// with many samples, a line of many labels or a histogram of many label
+    /// sets took time quadratic in the file's size, and a 16 MiB file could
+    /// hold a scrape for hours. Each case below took minutes before.
+    #[test]
+    fn large_files_stay_linear() {
+        use std::fmt::Write as _;
+        let started = std::time::Instant::now();
+        let mut many_families = String::new();
+        for i in 0..100_000 {
+            let _ = writeln!(many_families, "# HELP m{i} help\nm{i} 1");
+        }
+        assert_eq!(parse(&many_families).unwrap().len(), 100_000);
+
+        let mut long_help = format!("# HELP h {}\n", "x".repeat(4 << 20));
+        for i in 0..50_000 {
+            let _ = writeln!(long_help, "h{{i=\"{i}\"}} 1");
+        }
+        assert_eq!(parse(&long_help).unwrap()[0].samples.len(), 50_000);
+
+        let mut many_labels = String::from("w{");
+        for i in 0..50_000 {
+            let _ = write!(many_labels, "l{i}=\"v\",");
+        }
+        many_labels.push_str("} 1\n");
+        assert_eq!(parse(&many_labels).unwrap()[0].samples[0].1.len(), 50_000);
+        assert!(parse(&many_labels.replace("l49999=", "l0=")).unwrap_err().contains("duplicate label l0"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut histogram = String::from("# TYPE hist histogram\n");
+        for i in 0..20_000 {
+            let _ = writeln!(histogram, "hist_bucket{{i=\"{i}\",le=\"+Inf\"}} 1");
+        }
+        std::fs::write(dir.path().join("h.prom"), &histogram).unwrap();
+        let t = Textfile { directories: vec![dir.path().display().to_string()] };
+        let mut snap = Snapshot::new();
+        t.gather(&Scrape { deadline: std::time::Instant::now() }, &mut snap).unwrap();
+        let hist = snap.families.iter().find(|f| f.name == "hist").unwrap();
+        assert_eq!(hist.samples.len(), 60_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    }
+
+    /// Every sample gets every label name of its family, so a family with
+    /// very many names (all files together) is refused with an error
+    /// instead of growing as samples times names.
+    #[test]
+    fn families_with_too_many_label_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |n: usize| (0..n).map(|i| format!("{{l{i}=\"v\"}}")).map(|l| format!("wide{l} 1\n")).collect::<String>();
+        std::fs::write(dir.path().join("ok.prom"), line(MAX_LABEL_NAMES).replace("wide", "fits")).unwrap();
+        std::fs::write(dir.path().join("wide.prom"), line(MAX_LABEL_NAMES + 1)).unwrap();
+        let t = Textfile { directories: vec![dir.path().display().to_string()] };
+        let mut snap = Snapshot::new();
+        t.gather(&Scrape { deadline: std::time::Instant::now() }, &mut snap).unwrap();
+        let names: Vec<&str> = snap.families.iter().map(|f| &*f.name).collect();
+        assert!(names.contains(&"fits") && !names.contains(&"wide"), "{names:?}");
+        let error = snap.families.iter().find(|f| f.name == "node_textfile_scrape_error").unwrap();
+        assert_eq!(error.samples[0].value, 1.0);
     }
 
     #[test]

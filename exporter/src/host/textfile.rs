@@ -340,6 +340,9 @@ impl Textfile {
     }
 }
 
+/// The label pairs of one sample.
+type Labels = Vec<(Cow<'static, str>, String)>;
+
 /// Turns a merged family into a snapshot family: missing labels are
 /// padded with empty values so every sample has the same label names.
 fn to_family(m: Merged) -> Family {
@@ -369,15 +372,15 @@ fn to_family(m: Merged) -> Family {
         // histogram is one metric with a _sum and a _count, zero if absent.
         // Sets kept in order of appearance; hashed lookups, as a histogram
         // may hold very many label sets.
-        let mut sets: Vec<Vec<(Cow<'static, str>, String)>> = Vec::new();
-        let mut known: HashSet<Vec<(Cow<'static, str>, String)>> = HashSet::new();
+        let mut sets: Vec<Labels> = Vec::new();
+        let mut known: HashSet<Labels> = HashSet::new();
         for s in &samples {
             let base: Vec<_> = s.labels.iter().filter(|(k, _)| k != special).cloned().collect();
             if known.insert(base.clone()) {
                 sets.push(base);
             }
         }
-        let present: HashSet<(&'static str, Vec<(Cow<'static, str>, String)>)> =
+        let present: HashSet<(&'static str, Labels)> =
             samples.iter().filter(|s| matches!(s.suffix, "_sum" | "_count")).map(|s| (s.suffix, s.labels.clone())).collect();
         for set in sets {
             for suffix in ["_sum", "_count"] {

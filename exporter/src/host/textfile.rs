@@ -152,6 +152,29 @@ fn parse_sample(line: &str) -> Result<ParsedLine, String> {
     Ok((name.to_owned(), labels, value))
 }
 
+/// Undoes the escaping of a `# HELP` text, left to right: `\\` is a
+/// backslash and `\n` a newline; any other backslash stays as written.
+fn unescape_help(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// Parses a text file into families, in file order.
 pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
     let mut families: Vec<TextFamily> = Vec::new();
@@ -177,8 +200,7 @@ pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
                 }
                 let entry = declared.entry(name.to_owned()).or_default();
                 if word == "HELP" {
-                    let help = arg.replace("\\n", "\n").replace("\\\\", "\\");
-                    entry.0 = Some(help);
+                    entry.0 = Some(unescape_help(arg));
                 } else {
                     if entry.1.is_some() {
                         return Err(at(format!("second TYPE line for {name}")));
@@ -578,6 +600,18 @@ mod tests {
         assert!(names.contains(&"fits") && !names.contains(&"wide"), "{names:?}");
         let error = snap.families.iter().find(|f| f.name == "node_textfile_scrape_error").unwrap();
         assert_eq!(error.samples[0].value, 1.0);
+    }
+
+    /// Found by the HELP check of the host_sys fuzz target: `\\n` (an
+    /// escaped backslash, then `n`) was read as a backslash and a newline,
+    /// because the two escapes were undone one after the other.
+    #[test]
+    fn help_escapes_are_undone_left_to_right() {
+        let help = |text: &str| parse(&format!("# HELP m {text}\nm 1\n")).unwrap()[0].help.clone().unwrap();
+        assert_eq!(help(r"x\\n y"), r"x\n y");
+        assert_eq!(help(r"a\nb"), "a\nb");
+        assert_eq!(help(r"c:\\\\dir"), r"c:\\dir");
+        assert_eq!(help(r"odd \x and end\"), r"odd \x and end\");
     }
 
     #[test]

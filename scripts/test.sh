@@ -71,3 +71,8 @@ bash scripts/build-static.sh aarch64-unknown-linux-musl x86_64-unknown-linux-mus
 
 cargo build -j2 --workspace --all-targets
 cargo test -j2 --workspace -- --test-threads=2
+
+# The fuzz targets are their own package, outside the workspace (see
+# fuzz/README.md): check that they still compile against the crates they
+# fuzz. This needs no nightly: libfuzzer-sys builds on stable.
+cargo check --manifest-path fuzz/Cargo.toml -j2

@@ -31,7 +31,8 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     // After ")": state is field 3 of the man page, so man field N is f[N-3].
     let num = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
     Some(ProcStat {
-        cpu_ticks: num(14)? + num(15)?,
+        // Saturating: a garbled file must not overflow the sum.
+        cpu_ticks: num(14)?.saturating_add(num(15)?),
         threads: num(20)?,
         start_ticks: num(22)?,
         vsize: num(23)?,
@@ -83,6 +84,15 @@ mod tests {
         assert_eq!(st, ProcStat { cpu_ticks: 300, threads: 3, start_ticks: 5000, vsize: 10485760, rss_pages: 512 });
         assert!(parse_stat("garbage").is_none());
         assert!(parse_stat("1 (x) S 1 2").is_none());
+    }
+
+    /// Found by fuzzing: utime + stime overflowed (a panic in a debug
+    /// build) when the two counters were near `u64::MAX`.
+    #[test]
+    fn huge_cpu_times_do_not_overflow() {
+        let max = u64::MAX;
+        let line = format!("1 (x) S 1 1 1 0 -1 0 0 0 0 0 {max} {max} 0 0 20 0 1 0 5 6 7\n");
+        assert_eq!(parse_stat(&line).map(|s| s.cpu_ticks), Some(max));
     }
 
     #[test]

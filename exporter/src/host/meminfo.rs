@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::host::util::is_name_part;
 use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
 
@@ -34,6 +35,9 @@ pub fn parse(text: &str) -> Result<Vec<(String, f64)>, String> {
                 ')' => {}
                 c => name.push(c),
             }
+        }
+        if !is_name_part(&name) {
+            return Err(format!("line {}: key {key:?} cannot be a metric name", n + 1));
         }
         match parts.next() {
             None => {}
@@ -83,5 +87,14 @@ mod tests {
         assert!(parse("MemTotal: x kB\n").is_err());
         assert!(parse("MemTotal:\n").is_err());
         assert!(parse("MemTotal: 1 MB\n").is_err());
+    }
+
+    /// Keys become metric names: one a name cannot hold is refused, not
+    /// put into the exposition (found fuzzing vmstat, which had the same flaw).
+    #[test]
+    fn refuses_keys_that_cannot_be_metric_names() {
+        for bad in ["Mem\0Total: 1 kB\n", "Mem-Total: 1\n", "Mem{x}: 1\n", ": 1\n"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -8,6 +8,7 @@ use regex_lite::Regex;
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::host::util::is_name_part;
 use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
 use super::util::CachedRegex;
@@ -48,6 +49,9 @@ pub fn parse_paired(text: &str) -> Result<Vec<(String, f64)>, String> {
             return Err(format!("line {}: {} names but {} values", n + 2, names.len(), values.len()));
         }
         for (name, v) in names.iter().zip(values) {
+            if !is_name_part(proto) || !is_name_part(name) {
+                return Err(format!("line {}: {proto}_{name:?} cannot be a metric name", n + 1));
+            }
             let v: f64 = v.parse().map_err(|_| format!("line {}: bad value {v:?}", n + 2))?;
             out.push((format!("{proto}_{name}"), v));
         }
@@ -66,6 +70,9 @@ pub fn parse_snmp6(text: &str) -> Result<Vec<(String, f64)>, String> {
             }
             return Err(format!("line {}: expected 'Name value', got {line:?}", n + 1));
         };
+        if !is_name_part(key) {
+            return Err(format!("line {}: {key:?} cannot be a metric name", n + 1));
+        }
         let v: f64 = v.parse().map_err(|_| format!("line {}: bad value {v:?}", n + 1))?;
         // The protocol is everything up to and including the first '6'.
         match key.find('6') {
@@ -132,5 +139,16 @@ mod tests {
         assert_eq!(v, vec![("Ip6_InOctets".into(), 460.0), ("UdpLite6_InErrors".into(), 0.0)]);
         assert!(parse_snmp6("Ip6InOctets\n").is_err());
         assert!(parse_snmp6("Ip6InOctets x\n").is_err());
+    }
+
+    /// Protocol and counter names become metric names: ones a name cannot
+    /// hold are refused (found fuzzing vmstat, which had the same flaw).
+    #[test]
+    fn refuses_names_that_cannot_be_metric_names() {
+        assert!(parse_paired("Ip: In-Octets\nIp: 1\n").is_err());
+        assert!(parse_paired("I p: A\nI p: 1\n").is_err());
+        assert!(parse_paired(": A\n: 1\n").is_err());
+        assert!(parse_snmp6("Ip6In\0Octets 1\n").is_err());
+        assert!(parse_snmp6("Ip6{x} 1\n").is_err());
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::host::util::is_name_part;
 use crate::metrics::Snapshot;
 use crate::registry::BuildError;
 
@@ -31,16 +32,23 @@ pub fn parse(text: &str) -> Result<Vec<Line>, String> {
             continue;
         }
         let (proto, rest) = line.split_once(':').ok_or_else(|| format!("line {}: no protocol in {line:?}", n + 1))?;
+        let proto = proto.trim();
+        if !is_name_part(proto) {
+            return Err(format!("line {}: protocol {proto:?} cannot be a metric name", n + 1));
+        }
         let fields: Vec<&str> = rest.split_whitespace().collect();
         if fields.len() % 2 != 0 {
             return Err(format!("line {}: odd number of fields in {line:?}", n + 1));
         }
         let mut values = Vec::with_capacity(fields.len() / 2);
         for pair in fields.chunks(2) {
+            if !is_name_part(pair[0]) {
+                return Err(format!("line {}: state {:?} cannot be a metric name", n + 1, pair[0]));
+            }
             let v = pair[1].parse().map_err(|_| format!("line {}: bad value {:?}", n + 1, pair[1]))?;
             values.push((pair[0].to_owned(), v));
         }
-        out.push(Line { protocol: proto.trim().to_owned(), values });
+        out.push(Line { protocol: proto.to_owned(), values });
     }
     Ok(out)
 }
@@ -81,7 +89,8 @@ impl HostCollector for Sockstat {
                             format!("node_sockstat_{proto}_mem_bytes"),
                             format!("Number of {proto} sockets in state mem_bytes."),
                             &[],
-                            (*v * self.page_size) as f64,
+                            // In floating point: a garbled page count must not overflow.
+                            *v as f64 * self.page_size as f64,
                         );
                     }
                 }
@@ -107,5 +116,15 @@ mod tests {
         assert!(parse("TCP: inuse\n").is_err());
         assert!(parse("TCP inuse 4\n").is_err());
         assert!(parse("TCP: inuse x\n").is_err());
+    }
+
+    /// Protocols and states become metric names: ones a name cannot hold
+    /// are refused (found fuzzing vmstat, which had the same flaw).
+    #[test]
+    fn refuses_names_that_cannot_be_metric_names() {
+        assert!(parse("T-CP: inuse 1\n").is_err());
+        assert!(parse(": inuse 1\n").is_err());
+        assert!(parse("TCP: in\0use 1\n").is_err());
+        assert!(parse("TCP: in{use 1\n").is_err());
     }
 }

@@ -5,7 +5,7 @@
 //! skipped, never failing the scrape.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -27,6 +27,11 @@ pub struct Options {
 /// Files larger than this are refused: a runaway script must not take the
 /// exporter's memory with it.
 const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A family whose samples use more label names than this, all files
+/// together, is refused: every sample gets every name (missing ones padded
+/// empty), so the series would grow as samples times names.
+const MAX_LABEL_NAMES: usize = 64;
 
 /// One sample of a text file: name suffix, labels, value.
 pub type TextSample = (&'static str, Vec<(String, String)>, f64);
@@ -126,12 +131,17 @@ fn parse_sample(line: &str) -> Result<ParsedLine, String> {
                     Some((_, c)) => value.push(c),
                 }
             }
-            if labels.iter().any(|(k, _): &(String, String)| *k == key) {
-                return Err(format!("duplicate label {key}"));
-            }
             labels.push((key, value));
         }
         rest = &after[consumed..];
+    }
+    // Sorted, not pairwise: a line may hold very many labels.
+    if labels.len() > 1 {
+        let mut keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort_unstable();
+        if let Some(pair) = keys.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("duplicate label {}", pair[0]));
+        }
     }
     let mut fields = rest.split_whitespace();
     let value = fields.next().ok_or("no value")?;
@@ -142,9 +152,34 @@ fn parse_sample(line: &str) -> Result<ParsedLine, String> {
     Ok((name.to_owned(), labels, value))
 }
 
+/// Undoes the escaping of a `# HELP` text, left to right: `\\` is a
+/// backslash and `\n` a newline; any other backslash stays as written.
+fn unescape_help(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// Parses a text file into families, in file order.
 pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
     let mut families: Vec<TextFamily> = Vec::new();
+    // The names in `families`: every lookup stays O(1) in a file of many families.
+    let mut seen: HashSet<String> = HashSet::new();
     let mut declared: BTreeMap<String, (Option<String>, Option<Kind>)> = BTreeMap::new();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -160,13 +195,12 @@ pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
                 if !valid_name(name) {
                     return Err(at(format!("invalid metric name {name:?} in {word} line")));
                 }
-                if families.iter().any(|f| f.name == name) {
+                if seen.contains(name) {
                     return Err(at(format!("{word} line for {name} after its samples")));
                 }
                 let entry = declared.entry(name.to_owned()).or_default();
                 if word == "HELP" {
-                    let help = arg.replace("\\n", "\n").replace("\\\\", "\\");
-                    entry.0 = Some(help);
+                    entry.0 = Some(unescape_help(arg));
                 } else {
                     if entry.1.is_some() {
                         return Err(at(format!("second TYPE line for {name}")));
@@ -191,14 +225,16 @@ pub fn parse(text: &str) -> Result<Vec<TextFamily>, String> {
                 }
             }
         }
-        let (help, kind) = declared.get(&family_name).cloned().unwrap_or_default();
-        let kind = kind.unwrap_or(Kind::Untyped);
         match families.last_mut() {
             Some(f) if f.name == family_name => f.samples.push((suffix, labels, value)),
             _ => {
-                if families.iter().any(|f| f.name == family_name) {
+                if seen.contains(&family_name) {
                     return Err(at(format!("samples of {family_name} are not grouped together")));
                 }
+                // Help and type are copied once per family, not per sample.
+                let (help, kind) = declared.get(&family_name).cloned().unwrap_or_default();
+                let kind = kind.unwrap_or(Kind::Untyped);
+                seen.insert(family_name.clone());
                 families.push(TextFamily { name: family_name, help, kind, samples: vec![(suffix, labels, value)] });
             }
         }
@@ -285,6 +321,8 @@ impl Textfile {
     fn read_all(&self) -> (Vec<Merged>, Vec<(String, f64)>, bool) {
         let mut error = false;
         let mut merged: Vec<Merged> = Vec::new();
+        // Index of each name in `merged`.
+        let mut index: HashMap<String, usize> = HashMap::new();
         let mut mtimes = Vec::new();
         for dir in directories(&self.directories) {
             let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
@@ -320,8 +358,11 @@ impl Textfile {
                     }
                 };
                 for fam in families {
-                    match merged.iter_mut().find(|m| m.family.name == fam.name) {
-                        None => merged.push(Merged { family: fam, files: vec![shown.clone()] }),
+                    match index.get(&fam.name).and_then(|&i| merged.get_mut(i)) {
+                        None => {
+                            index.insert(fam.name.clone(), merged.len());
+                            merged.push(Merged { family: fam, files: vec![shown.clone()] });
+                        }
                         Some(m) => {
                             let help_a = m.family.help.as_deref().unwrap_or("");
                             let help_b = fam.help.as_deref().unwrap_or("");
@@ -342,6 +383,9 @@ impl Textfile {
         (merged, mtimes, error)
     }
 }
+
+/// The label pairs of one sample.
+type Labels = Vec<(Cow<'static, str>, String)>;
 
 /// Turns a merged family into a snapshot family: missing labels are
 /// padded with empty values so every sample has the same label names.
@@ -370,17 +414,21 @@ fn to_family(m: Merged) -> Family {
     if !special.is_empty() {
         // As client_golang groups them: every label set of a summary or
         // histogram is one metric with a _sum and a _count, zero if absent.
-        let mut sets: Vec<Vec<(Cow<'static, str>, String)>> = Vec::new();
+        // Sets kept in order of appearance; hashed lookups, as a histogram
+        // may hold very many label sets.
+        let mut sets: Vec<Labels> = Vec::new();
+        let mut known: HashSet<Labels> = HashSet::new();
         for s in &samples {
             let base: Vec<_> = s.labels.iter().filter(|(k, _)| k != special).cloned().collect();
-            if !sets.contains(&base) {
+            if known.insert(base.clone()) {
                 sets.push(base);
             }
         }
+        let present: HashSet<(&'static str, Labels)> =
+            samples.iter().filter(|s| matches!(s.suffix, "_sum" | "_count")).map(|s| (s.suffix, s.labels.clone())).collect();
         for set in sets {
             for suffix in ["_sum", "_count"] {
-                let present = samples.iter().any(|s| s.suffix == suffix && s.labels == set);
-                if !present {
+                if !present.contains(&(suffix, set.clone())) {
                     samples.push(Sample { suffix, labels: set.clone(), value: 0.0, timestamp_ms: None });
                 }
             }
@@ -393,12 +441,57 @@ fn to_family(m: Merged) -> Family {
     Family { name: family.name.into(), help: help.into(), kind: family.kind, samples }
 }
 
+/// Leaves out the families whose names are those of a summary's or a
+/// histogram's samples (`X_sum`, `X_count`, and `X_bucket` of a histogram,
+/// beside a summary or histogram `X`), read from the same file or another.
+/// client_golang's registry leaves them out of node_exporter's output the
+/// same way: an exposition holding both is refused by strict parsers, as
+/// the samples of the two families cannot be told apart.
+fn drop_suffix_collisions(merged: &mut Vec<Merged>) {
+    let structured: BTreeMap<String, Kind> = merged
+        .iter()
+        .filter(|m| matches!(m.family.kind, Kind::Summary | Kind::Histogram))
+        .map(|m| (m.family.name.clone(), m.family.kind))
+        .collect();
+    if structured.is_empty() {
+        return;
+    }
+    merged.retain(|m| {
+        let name = &m.family.name;
+        let collides = ["_sum", "_count", "_bucket"].iter().any(|suffix| {
+            let stem = name.strip_suffix(suffix);
+            match stem.and_then(|s| structured.get(s)) {
+                Some(Kind::Histogram) => true,
+                Some(_) => *suffix != "_bucket",
+                None => false,
+            }
+        });
+        if collides {
+            tracing::warn!(metric = %name, files = %m.files.join(", "), "textfile metric named like the samples of a summary or histogram; skipped");
+        }
+        !collides
+    });
+}
+
 impl HostCollector for Textfile {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
         if self.directories.is_empty() {
             return Ok(());
         }
-        let (merged, mtimes, error) = self.read_all();
+        let (mut merged, mtimes, mut error) = self.read_all();
+        drop_suffix_collisions(&mut merged);
+        merged.retain(|m| {
+            let mut names: HashSet<&str> = HashSet::new();
+            let fits = m.family.samples.iter().flat_map(|(_, l, _)| l.iter()).all(|(k, _)| {
+                names.insert(k.as_str());
+                names.len() <= MAX_LABEL_NAMES
+            });
+            if !fits {
+                tracing::error!(metric = %m.family.name, files = %m.files.join(", "), limit = MAX_LABEL_NAMES, "textfile metric with too many label names; skipped");
+                error = true;
+            }
+            fits
+        });
         for m in merged {
             out.families.push(to_family(m));
         }
@@ -445,6 +538,102 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// Found by fuzzing: an untyped `X_count` beside a histogram `X` (here
+    /// from two files) was exposed as its own family, and the exposition no
+    /// longer parsed: `X_count` samples belong to `X`.
+    #[test]
+    fn families_named_like_histogram_samples_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.prom"), "# TYPE x histogram\nx_bucket{le=\"+Inf\"} 1\nx_sum 2\nx_count 1\n# TYPE s summary\ns_sum 1\ns_count 1\n").unwrap();
+        std::fs::write(dir.path().join("b.prom"), "x_count{foo=\"baz\"} 3\nx_sum 4\ns_bucket 5\ns_count 6\nx_total 7\n").unwrap();
+        let t = Textfile { directories: vec![dir.path().display().to_string()] };
+        let mut snap = Snapshot::new();
+        t.gather(&Scrape { deadline: std::time::Instant::now() }, &mut snap).unwrap();
+        let names: Vec<&str> = snap.families.iter().map(|f| &*f.name).collect();
+        for kept in ["x", "s", "s_bucket", "x_total"] {
+            assert!(names.contains(&kept), "{kept} missing from {names:?}");
+        }
+        for dropped in ["x_count", "x_sum", "s_count"] {
+            assert!(!names.contains(&dropped), "{dropped} kept in {names:?}");
+        }
+        let mut text = Vec::new();
+        encode::encode(&encode::merge(vec![snap]), encode::Format::Text, &mut text);
+        parse(&String::from_utf8(text).unwrap()).unwrap();
+    }
+
+    /// Found reading the parser while fuzzing it (inputs of the fuzzer's
+    /// default size stay small): a file of many families, a long help text
+    /// with many samples, a line of many labels or a histogram of many label
+    /// sets took time quadratic in the file's size, and a 16 MiB file could
+    /// hold a scrape for hours. Each case below took minutes before.
+    #[test]
+    fn large_files_stay_linear() {
+        use std::fmt::Write as _;
+        let started = std::time::Instant::now();
+        let mut many_families = String::new();
+        for i in 0..100_000 {
+            let _ = writeln!(many_families, "# HELP m{i} help\nm{i} 1");
+        }
+        assert_eq!(parse(&many_families).unwrap().len(), 100_000);
+
+        let mut long_help = format!("# HELP h {}\n", "x".repeat(4 << 20));
+        for i in 0..50_000 {
+            let _ = writeln!(long_help, "h{{i=\"{i}\"}} 1");
+        }
+        assert_eq!(parse(&long_help).unwrap()[0].samples.len(), 50_000);
+
+        let mut many_labels = String::from("w{");
+        for i in 0..50_000 {
+            let _ = write!(many_labels, "l{i}=\"v\",");
+        }
+        many_labels.push_str("} 1\n");
+        assert_eq!(parse(&many_labels).unwrap()[0].samples[0].1.len(), 50_000);
+        assert!(parse(&many_labels.replace("l49999=", "l0=")).unwrap_err().contains("duplicate label l0"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut histogram = String::from("# TYPE hist histogram\n");
+        for i in 0..20_000 {
+            let _ = writeln!(histogram, "hist_bucket{{i=\"{i}\",le=\"+Inf\"}} 1");
+        }
+        std::fs::write(dir.path().join("h.prom"), &histogram).unwrap();
+        let t = Textfile { directories: vec![dir.path().display().to_string()] };
+        let mut snap = Snapshot::new();
+        t.gather(&Scrape { deadline: std::time::Instant::now() }, &mut snap).unwrap();
+        let hist = snap.families.iter().find(|f| f.name == "hist").unwrap();
+        assert_eq!(hist.samples.len(), 60_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    }
+
+    /// Every sample gets every label name of its family, so a family with
+    /// very many names (all files together) is refused with an error
+    /// instead of growing as samples times names.
+    #[test]
+    fn families_with_too_many_label_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |n: usize| (0..n).map(|i| format!("{{l{i}=\"v\"}}")).map(|l| format!("wide{l} 1\n")).collect::<String>();
+        std::fs::write(dir.path().join("ok.prom"), line(MAX_LABEL_NAMES).replace("wide", "fits")).unwrap();
+        std::fs::write(dir.path().join("wide.prom"), line(MAX_LABEL_NAMES + 1)).unwrap();
+        let t = Textfile { directories: vec![dir.path().display().to_string()] };
+        let mut snap = Snapshot::new();
+        t.gather(&Scrape { deadline: std::time::Instant::now() }, &mut snap).unwrap();
+        let names: Vec<&str> = snap.families.iter().map(|f| &*f.name).collect();
+        assert!(names.contains(&"fits") && !names.contains(&"wide"), "{names:?}");
+        let error = snap.families.iter().find(|f| f.name == "node_textfile_scrape_error").unwrap();
+        assert_eq!(error.samples[0].value, 1.0);
+    }
+
+    /// Found by the HELP check of the host_sys fuzz target: `\\n` (an
+    /// escaped backslash, then `n`) was read as a backslash and a newline,
+    /// because the two escapes were undone one after the other.
+    #[test]
+    fn help_escapes_are_undone_left_to_right() {
+        let help = |text: &str| parse(&format!("# HELP m {text}\nm 1\n")).unwrap()[0].help.clone().unwrap();
+        assert_eq!(help(r"x\\n y"), r"x\n y");
+        assert_eq!(help(r"a\nb"), "a\nb");
+        assert_eq!(help(r"c:\\\\dir"), r"c:\\dir");
+        assert_eq!(help(r"odd \x and end\"), r"odd \x and end\");
     }
 
     #[test]

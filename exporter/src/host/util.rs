@@ -106,6 +106,16 @@ impl Filter {
     }
 }
 
+/// True when `s` can be part of a metric name: ASCII letters, digits and
+/// underscores, and not empty. The collectors whose metric names come from
+/// a file's content (vmstat fields, meminfo keys, netstat and sockstat
+/// counters) refuse other names: a garbled file must cost its collector an
+/// error, not put a line into the exposition that makes Prometheus refuse
+/// the whole scrape.
+pub fn is_name_part(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Reads a sysfs attribute and trims the trailing newline.
 pub fn read_attr(path: &Path) -> Result<String, Error> {
     let mut s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

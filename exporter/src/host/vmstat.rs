@@ -7,6 +7,7 @@ use regex_lite::Regex;
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::host::util::is_name_part;
 use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
 use super::util::CachedRegex;
@@ -34,6 +35,9 @@ pub fn parse<'a>(text: &'a str, keep: &dyn Fn(&str) -> bool) -> Result<Vec<(&'a 
         let Some(name) = parts.next() else { continue };
         if !keep(name) {
             continue;
+        }
+        if !is_name_part(name) {
+            return Err(format!("line {}: field name {name:?} cannot be a metric name", n + 1));
         }
         let v = parts
             .next()
@@ -82,5 +86,17 @@ mod tests {
         assert!(parse("pgpgin x\n", &keep).is_err());
         assert!(parse("pgpgin\n", &keep).is_err());
         assert!(parse("nr_free_pages x\n", &keep).is_ok());
+    }
+
+    /// Found by fuzzing: a field name with a NUL byte (or any character a
+    /// metric name cannot hold) became `node_vmstat_<name>` as it was, an
+    /// exposition line Prometheus refuses along with the whole scrape.
+    #[test]
+    fn refuses_field_names_that_cannot_be_metric_names() {
+        let all = |_: &str| true;
+        for bad in ["0\0\0\0pgmajfault 1\n", "pg{x} 1\n", "pg-in 1\n", "pgé 1\n"] {
+            assert!(parse(bad, &all).is_err(), "{bad:?}");
+        }
+        assert!(parse("pgmajfault 1\nnr_zone_inactive_anon 2\n", &all).is_ok());
     }
 }

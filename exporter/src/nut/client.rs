@@ -69,7 +69,9 @@ impl Address {
                 None => (t, None),
             }
         };
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // Brackets only enclose an IPv6 address; inside a host they would
+        // make an address that does not print back as it was given.
+        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control() || c == '[' || c == ']') {
             return Err(format!("{t:?}: bad host"));
         }
         let port = match port {
@@ -607,6 +609,17 @@ mod tests {
         for bad in ["", "nas:", "nas:0", "nas:99999", "nut://nas", "user:pw@nas", "[::1", "[::1]x", "a b"] {
             assert!(Address::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Found by fuzzing: `PVEAP::1]` was taken as a bare IPv6 host and
+    /// printed as `[PVEAP::1]]:3493`, which does not parse again.
+    #[test]
+    fn brackets_only_around_an_ipv6_address() {
+        for bad in ["PVEAP::1]", "fe80::1]:99", "[[::1]]", "[::1]]", "a[b", "x]"] {
+            assert!(Address::parse(bad).is_err(), "{bad}");
+        }
+        let a = Address::parse("[fe80::1]:99").unwrap();
+        assert_eq!(Address::parse(&a.to_string()).unwrap(), a);
     }
 
     #[test]

@@ -699,9 +699,35 @@ fn read_named(dir: &Path, name: &str, stamps: &mut Stamps) -> (PathBuf, std::io:
         dir.join(name)
     };
     let before = stamp(&path);
-    let data = std::fs::read(&path);
+    let data = read_bounded(&path);
     stamps.push((path.clone(), before));
     (path, data)
+}
+
+/// Largest certificate, key or CA file read.
+const MAX_NAMED_FILE: u64 = 1 << 20;
+
+/// Reads a certificate, key or CA file: a regular file (symbolic links
+/// followed) of at most 1 MiB, opened without blocking. A file name that
+/// points at a device or a FIFO (`/dev/zero`, say) gets an error instead of
+/// an endless read or a start-up that waits for a writer.
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let not_regular = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let fd = rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
+    let file = std::fs::File::from(fd);
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let mut data = Vec::new();
+    file.take(MAX_NAMED_FILE + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_NAMED_FILE {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "larger than 1 MiB"));
+    }
+    Ok(data)
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
@@ -1942,4 +1968,18 @@ mod tests {
         assert_eq!(live.check_for_changes(), Reload::Kept);
         assert!(live.current().tls().is_some());
     }
+
+    #[test]
+    fn named_files_must_be_regular_and_small() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_bounded(Path::new("/dev/zero")).is_err(), "a device is not a certificate");
+        assert!(read_bounded(dir.path()).is_err(), "a directory is not a certificate");
+        let big = dir.path().join("big.pem");
+        std::fs::write(&big, vec![b'a'; (MAX_NAMED_FILE + 1) as usize]).unwrap();
+        assert!(read_bounded(&big).unwrap_err().to_string().contains("1 MiB"));
+        let ok = dir.path().join("ok.pem");
+        std::fs::write(&ok, b"pem").unwrap();
+        assert_eq!(read_bounded(&ok).unwrap(), b"pem");
+    }
+
 }

@@ -62,6 +62,18 @@ impl Scrape {
     pub fn remaining(&self) -> std::time::Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
+
+    /// Time a network collector may spend on its backends: the time left
+    /// less a margin (a tenth of it, at least 25 ms, at most 500 ms, never
+    /// more than half), so that it reports a hung backend itself
+    /// (`homelab_exporter_target_up 0`) before the engine cuts it off. With
+    /// a margin of a few milliseconds, a busy machine let the engine's
+    /// deadline win and that series went missing from the scrape.
+    pub fn backend_budget(&self) -> std::time::Duration {
+        let remaining = self.remaining();
+        let margin = (remaining / 10).max(std::time::Duration::from_millis(25)).min(std::time::Duration::from_millis(500)).min(remaining / 2);
+        remaining.saturating_sub(margin)
+    }
 }
 
 /// Why a collector failed. The message names the file, endpoint or line.

@@ -201,9 +201,7 @@ impl AsyncCollector for DockerCollector {
         Box::pin(async move {
             // Stop our own calls a little before the engine's deadline, so
             // that a hung daemon is reported (target_up 0) rather than cut off.
-            let remaining = scrape.remaining();
-            let margin = (remaining / 10).min(Duration::from_millis(500));
-            let deadline = Instant::now() + remaining.saturating_sub(margin);
+            let deadline = Instant::now() + scrape.backend_budget();
             match self.gather_until(deadline, out).await {
                 Ok(()) => {
                     emit::target_up(out, &self.target, true);

@@ -456,11 +456,9 @@ impl Shared {
     /// margin) or `--collector.nut.timeout`, and emits their series.
     /// Returns one message per target that failed.
     async fn gather(&self, targets: &[Arc<Target>], scrape_deadline: std::time::Instant, out: &mut Snapshot) -> Vec<String> {
-        let remaining = scrape_deadline.saturating_duration_since(std::time::Instant::now());
-        let scrape_deadline = Instant::from_std(scrape_deadline);
         // Leave the caller a moment to take our snapshot before its deadline.
-        let margin = (remaining / 20).min(Duration::from_millis(250));
-        let deadline = scrape_deadline.checked_sub(margin).unwrap_or(scrape_deadline).min(Instant::now() + self.timeout);
+        let budget = crate::collector::Scrape { deadline: scrape_deadline }.backend_budget();
+        let deadline = (Instant::now() + budget).min(Instant::now() + self.timeout);
 
         let mut set = tokio::task::JoinSet::new();
         for (index, target) in targets.iter().enumerate() {

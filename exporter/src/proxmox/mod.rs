@@ -22,7 +22,6 @@ pub mod map;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -573,10 +572,8 @@ fn drop_duplicates(out: &mut Snapshot) {
 
 impl ProxmoxCollector {
     async fn gather_all(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
-        let remaining = scrape.remaining();
         // Leave the engine a moment to take the snapshot before its deadline.
-        let margin = (remaining / 20).min(Duration::from_millis(250));
-        let deadline = Instant::now() + remaining.saturating_sub(margin);
+        let deadline = Instant::now() + scrape.backend_budget();
         let mut set = JoinSet::new();
         for (index, ep) in self.endpoints.iter().enumerate() {
             let ep = Arc::clone(ep);

@@ -99,44 +99,28 @@ fn generator_args(name: &str, args: &[String]) -> Result<GeneratorArgs, ExitCode
 /// `rules --inventory FILE --out DIR`: Prometheus rules, promtool tests,
 /// Alertmanager configuration and the textfile guide.
 fn run_rules(args: &[String]) -> ExitCode {
-    let a = match generator_args("rules", args) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let Some(out) = a.out else {
-        eprintln!("error: rules needs --out DIR");
-        return ExitCode::from(2);
-    };
-    let inventory = match homelab_rules::load_inventory(&a.inventory) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match homelab_rules::generate(&inventory, &out) {
-        Ok(files) => {
-            for f in files {
-                println!("wrote {}", f.display());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    run_writer("rules", args, |inv, out| homelab_rules::generate(inv, out).map_err(|e| e.to_string()))
 }
 
 /// `dashboards --inventory FILE --out DIR`: Grafana dashboards and their
 /// provisioning files.
 fn run_dashboards(args: &[String]) -> ExitCode {
-    let a = match generator_args("dashboards", args) {
+    run_writer("dashboards", args, |inv, out| homelab_dashboards::generate(inv, out).map_err(|e| e.to_string()))
+}
+
+/// A generator that writes files from the inventory into `--out`: exit 2
+/// for a bad command line or inventory, 1 when writing fails.
+fn run_writer(
+    name: &str,
+    args: &[String],
+    generate: impl Fn(&homelab_rules::Inventory, &std::path::Path) -> Result<Vec<std::path::PathBuf>, String>,
+) -> ExitCode {
+    let a = match generator_args(name, args) {
         Ok(a) => a,
         Err(code) => return code,
     };
     let Some(out) = a.out else {
-        eprintln!("error: dashboards needs --out DIR");
+        eprintln!("error: {name} needs --out DIR");
         return ExitCode::from(2);
     };
     let inventory = match homelab_rules::load_inventory(&a.inventory) {
@@ -146,7 +130,7 @@ fn run_dashboards(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match homelab_dashboards::generate(&inventory, &out) {
+    match generate(&inventory, &out) {
         Ok(files) => {
             for f in files {
                 println!("wrote {}", f.display());

@@ -115,7 +115,7 @@ sys_seed watchdog 6 "$s/class/watchdog"
 sys_seed clocksource 7 "$s/devices/system/clocksource"
 sys_seed md 8 "$s/block" md
 if [ -f "$s/devices/system/cpu/isolated" ]; then
-  { printf '\x05isolated\n'; cat "$s/devices/system/cpu/isolated"; } > "$corpus/host_sys/cpu-isolated"
+  { printf '\x05/isolated\n'; cat "$s/devices/system/cpu/isolated"; } > "$corpus/host_sys/cpu-isolated"
 fi
 for dir in "$oracle"/textfile/*/; do
   [ -d "$dir" ] || continue

@@ -6,7 +6,7 @@
 //! The first byte picks a case. For the sysfs cases the rest is a list of
 //! files separated by NUL bytes, each `PATH\nCONTENT`, where PATH is one to
 //! three names below the class directory (one name means a file of the
-//! case's default device). The tree is written to a scratch sysfs and the
+//! case's default device, unless PATH starts with `/`). The tree is written to a scratch sysfs and the
 //! real collector reads it; what it gathers must encode to valid exposition
 //! text. For the textfile case the files are `NAME.prom` in a scratch
 //! directory, and the parser's reading of each `# HELP` line must match a
@@ -188,9 +188,10 @@ fuzz_target!(|data: &[u8]| {
                     .filter_map(safe_name)
                     .take(3)
                     .collect();
+                let rooted = path.first() == Some(&b'/');
                 let rel = match segments.len() {
                     0 => continue,
-                    1 => format!("{base}/{default_dir}/{}", segments[0]),
+                    1 if !rooted => format!("{base}/{default_dir}/{}", segments[0]),
                     _ => format!("{base}/{}", segments.join("/")),
                 };
                 // A name may be both a file and a directory in the input: the first wins.

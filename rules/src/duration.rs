@@ -5,6 +5,11 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
+/// The longest duration Prometheus reads (it counts nanoseconds in an
+/// `i64`), in seconds. Longer ones are refused, which also keeps the rule
+/// generator's arithmetic on durations far from overflowing.
+pub const MAX_SECS: u64 = (i64::MAX / 1_000_000_000) as u64;
+
 /// A whole number of seconds, written like a Prometheus duration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Duration(pub u64);
@@ -47,6 +52,9 @@ impl Duration {
         }
         if !num.is_empty() || !any {
             return Err(format!("{s:?}: a duration needs a unit, as in 90m, 4h or 7d"));
+        }
+        if total > MAX_SECS {
+            return Err(format!("{s:?}: too long (Prometheus durations end at 292 years)"));
         }
         Ok(Duration(total))
     }
@@ -123,6 +131,17 @@ mod tests {
         for bad in ["", "90", "4x", "h", "10ms", "99999999999999999999y"] {
             assert!(Duration::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Found with the inventory fuzz target's harness: `rto: 500000000000y`
+    /// parsed, then overflowed the generator's arithmetic (twice the RTO).
+    #[test]
+    fn durations_past_prometheus_range_are_refused() {
+        assert!(Duration::parse("500000000000y").is_err());
+        assert!(Duration::parse("293y").is_err());
+        assert_eq!(Duration::parse("292y").unwrap(), Duration(292 * 365 * 86400));
+        assert_eq!(Duration::parse(&format!("{MAX_SECS}s")).unwrap(), Duration(MAX_SECS));
+        assert!(Duration::parse(&format!("{}s", MAX_SECS + 1)).is_err());
     }
 
     #[test]

@@ -358,6 +358,17 @@ mod tests {
         Inventory::parse(Path::new("h.yaml"), text).unwrap_err().to_string()
     }
 
+    /// Found with the inventory fuzz target's harness: an RTO of 500
+    /// billion years was accepted, and generating the rules overflowed.
+    #[test]
+    fn durations_longer_than_prometheus_reads_are_refused() {
+        let e = err(&GOOD.replace("rto: 4h", "rto: 500000000000y"));
+        assert!(e.starts_with("h.yaml:2:") && e.contains("292 years"), "{e}");
+        let inv = Inventory::parse(Path::new("h.yaml"), &GOOD.replace("rto: 4h", "rto: 292y")).unwrap();
+        assert!(crate::generate::rules_yaml(&inv).contains("groups"));
+        assert!(!crate::promtest::tests_yaml(&inv).is_empty());
+    }
+
     #[test]
     fn errors_name_file_line_and_key() {
         let e = err(&GOOD.replace("    tier: critical\n    runs_on: {container", "    tier: gold\n    runs_on: {container"));

@@ -131,6 +131,11 @@ pub fn parse_cpuinfo(text: &str) -> Vec<CpuInfo> {
     out
 }
 
+/// The most CPUs a CPU list may name, all ranges together (Linux builds
+/// for at most 8192). A list naming more is garbled: refused, so that it
+/// cannot take memory and a series per CPU without bound.
+const MAX_LISTED_CPUS: usize = 65536;
+
 /// Parses a kernel CPU list such as `1,3-5,9`.
 pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
     let mut out = Vec::new();
@@ -138,12 +143,17 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b): (u32, u32) = (a.parse().map_err(|_| format!("bad CPU range {part:?}"))?, b.parse().map_err(|_| format!("bad CPU range {part:?}"))?);
-                if b < a || b - a > 65536 {
-                    return Err(format!("bad CPU range {part:?}"));
+                if b < a || (b - a) as usize >= MAX_LISTED_CPUS - out.len() {
+                    return Err(format!("bad CPU range {part:?} (at most {MAX_LISTED_CPUS} CPUs in all)"));
                 }
                 out.extend(a..=b);
             }
-            None => out.push(part.parse().map_err(|_| format!("bad CPU number {part:?}"))?),
+            None => {
+                if out.len() >= MAX_LISTED_CPUS {
+                    return Err(format!("more than {MAX_LISTED_CPUS} CPUs listed"));
+                }
+                out.push(part.parse().map_err(|_| format!("bad CPU number {part:?}"))?);
+            }
         }
     }
     Ok(out)
@@ -320,6 +330,20 @@ mod tests {
         assert_eq!(parse_cpu_list("\n").unwrap(), Vec::<u32>::new());
         assert!(parse_cpu_list("5-3").is_err());
         assert!(parse_cpu_list("a").is_err());
+    }
+
+    /// Ranges were bounded one by one only: a few kilobytes of ranges
+    /// named a hundred million CPUs, each to become a series (seen
+    /// reviewing what the host_sys fuzz target reaches).
+    #[test]
+    fn cpu_lists_are_bounded_in_all() {
+        let many = "0-65535,".repeat(2);
+        assert!(parse_cpu_list(&many).unwrap_err().contains("at most 65536"));
+        assert_eq!(parse_cpu_list("0-65535").unwrap().len(), 65536);
+        assert!(parse_cpu_list("0-65535,7").is_err());
+        assert!(parse_cpu_list("0-65536").is_err());
+        assert!(parse_cpu_list(&"1,".repeat(65537)).is_err());
+        assert_eq!(parse_cpu_list("0-4294967295").map_err(|e| e.contains("range")), Err(true));
     }
 
     #[test]

@@ -441,33 +441,35 @@ fn to_family(m: Merged) -> Family {
     Family { name: family.name.into(), help: help.into(), kind: family.kind, samples }
 }
 
-/// Leaves out the families whose names are those of a summary's or a
-/// histogram's samples (`X_sum`, `X_count`, and `X_bucket` of a histogram,
-/// beside a summary or histogram `X`), read from the same file or another.
-/// client_golang's registry leaves them out of node_exporter's output the
-/// same way: an exposition holding both is refused by strict parsers, as
-/// the samples of the two families cannot be told apart.
+/// Leaves out the families whose names are those of another family's
+/// samples, read from the same file or another: `X_sum`, `X_count`, and
+/// `X_bucket` of a histogram, beside a summary or histogram `X` (as
+/// client_golang's registry leaves them out of node_exporter's output), and
+/// `X_total` beside a counter `X`, whose samples OpenMetrics (what
+/// Prometheus asks for first) names `X_total`, and `X` (not a counter)
+/// beside a counter `X_total`, a family OpenMetrics names `X`. An
+/// exposition holding both is refused by strict parsers, as the samples or
+/// families of the two cannot be told apart.
 fn drop_suffix_collisions(merged: &mut Vec<Merged>) {
-    let structured: BTreeMap<String, Kind> = merged
+    let owners: BTreeMap<String, Kind> = merged
         .iter()
-        .filter(|m| matches!(m.family.kind, Kind::Summary | Kind::Histogram))
+        .filter(|m| matches!(m.family.kind, Kind::Summary | Kind::Histogram | Kind::Counter))
         .map(|m| (m.family.name.clone(), m.family.kind))
         .collect();
-    if structured.is_empty() {
+    if owners.is_empty() {
         return;
     }
     merged.retain(|m| {
         let name = &m.family.name;
-        let collides = ["_sum", "_count", "_bucket"].iter().any(|suffix| {
+        let collides = ["_sum", "_count", "_bucket", "_total"].iter().any(|suffix| {
             let stem = name.strip_suffix(suffix);
-            match stem.and_then(|s| structured.get(s)) {
-                Some(Kind::Histogram) => true,
-                Some(_) => *suffix != "_bucket",
-                None => false,
-            }
-        });
+            matches!(
+                (stem.and_then(|s| owners.get(s)), *suffix),
+                (Some(Kind::Histogram), "_sum" | "_count" | "_bucket") | (Some(Kind::Summary), "_sum" | "_count") | (Some(Kind::Counter), "_total")
+            )
+        }) || (m.family.kind != Kind::Counter && owners.get(&format!("{name}_total")) == Some(&Kind::Counter));
         if collides {
-            tracing::warn!(metric = %name, files = %m.files.join(", "), "textfile metric named like the samples of a summary or histogram; skipped");
+            tracing::warn!(metric = %name, files = %m.files.join(", "), "textfile metric named like the samples of another; skipped");
         }
         !collides
     });
@@ -542,25 +544,30 @@ mod tests {
 
     /// Found by fuzzing: an untyped `X_count` beside a histogram `X` (here
     /// from two files) was exposed as its own family, and the exposition no
-    /// longer parsed: `X_count` samples belong to `X`.
+    /// longer parsed: `X_count` samples belong to `X`. Likewise `C_total`
+    /// beside a counter `C` in OpenMetrics (found with the host_sys
+    /// harness on a hand-written file).
     #[test]
     fn families_named_like_histogram_samples_are_left_out() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.prom"), "# TYPE x histogram\nx_bucket{le=\"+Inf\"} 1\nx_sum 2\nx_count 1\n# TYPE s summary\ns_sum 1\ns_count 1\n").unwrap();
-        std::fs::write(dir.path().join("b.prom"), "x_count{foo=\"baz\"} 3\nx_sum 4\ns_bucket 5\ns_count 6\nx_total 7\n").unwrap();
+        std::fs::write(dir.path().join("b.prom"), "x_count{foo=\"baz\"} 3\nx_sum 4\ns_bucket 5\ns_count 6\nx_total 7\n# TYPE c counter\nc 1\nc_total 2\nx_count_total 3\n# TYPE g_total counter\ng_total 1\n# TYPE g gauge\ng 2\n").unwrap();
         let t = Textfile { directories: vec![dir.path().display().to_string()] };
         let mut snap = Snapshot::new();
         t.gather(&Scrape { deadline: std::time::Instant::now() }, &mut snap).unwrap();
         let names: Vec<&str> = snap.families.iter().map(|f| &*f.name).collect();
-        for kept in ["x", "s", "s_bucket", "x_total"] {
+        for kept in ["x", "s", "s_bucket", "x_total", "c", "x_count_total", "g_total"] {
             assert!(names.contains(&kept), "{kept} missing from {names:?}");
         }
-        for dropped in ["x_count", "x_sum", "s_count"] {
+        for dropped in ["x_count", "x_sum", "s_count", "c_total", "g"] {
             assert!(!names.contains(&dropped), "{dropped} kept in {names:?}");
         }
-        let mut text = Vec::new();
-        encode::encode(&encode::merge(vec![snap]), encode::Format::Text, &mut text);
-        parse(&String::from_utf8(text).unwrap()).unwrap();
+        let families = encode::merge(vec![snap]);
+        for format in [encode::Format::Text, encode::Format::OpenMetrics] {
+            let mut text = Vec::new();
+            encode::encode(&families, format, &mut text);
+            parse(&String::from_utf8(text).unwrap()).unwrap();
+        }
     }
 
     /// Found reading the parser while fuzzing it (inputs of the fuzzer's

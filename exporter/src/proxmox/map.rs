@@ -229,7 +229,8 @@ pub fn date_to_unix(date: &str) -> Option<f64> {
     let y: i64 = parts.next()?.parse().ok()?;
     let m: i64 = parts.next()?.parse().ok()?;
     let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // Four-digit years only: the arithmetic below must not overflow.
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(0..=9999).contains(&y) {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -745,6 +746,16 @@ mod tests {
         for bad in ["", "2024-13-01", "2024-01", "x-y-z"] {
             assert_eq!(date_to_unix(bad), None, "{bad}");
         }
+    }
+
+    /// Found with the proxmox_json fuzz target's harness: a subscription's
+    /// `nextduedate` with a huge year overflowed the day arithmetic.
+    #[test]
+    fn due_dates_with_huge_years_are_refused() {
+        for bad in ["9223372036854775807-01-01", "-9223372036854775808-03-01", "10000-01-01", "-1-01-01"] {
+            assert_eq!(date_to_unix(bad), None, "{bad}");
+        }
+        assert_eq!(date_to_unix("9999-12-31"), Some(253402214400.0));
     }
 
     #[test]

@@ -8,6 +8,19 @@ use homelab_exporter::scrape::Engine;
 use homelab_exporter::server::{parse_listen_address, Server};
 use homelab_exporter::webconfig::{Live, WebConfig};
 
+/// The static (musl) builds, which are what the container and the
+/// Raspberry Pi binaries ship, allocate with dlmalloc instead of musl's own
+/// malloc. musl's allocator takes a lock that the scrape's worker threads
+/// contend for and returns memory to the kernel eagerly (`munmap`, with a
+/// TLB shootdown on every core); in the scrape-latency harness the musl
+/// build took 2.4x the glibc build's time per scrape. dlmalloc (a Rust
+/// port, no C to cross-compile) halved that and kept the resident memory
+/// lower than glibc's per-thread arenas. glibc builds keep glibc's malloc,
+/// which was faster still there. Figures: benches/RESULTS.md.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

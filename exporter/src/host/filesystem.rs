@@ -177,11 +177,89 @@ struct Statter {
     stat: StatFn,
     quarantined: Arc<Mutex<HashSet<PathBuf>>>,
     stuck_threads: Arc<AtomicUsize>,
+    /// Worker threads waiting for a batch. A scrape takes one (or starts
+    /// one) and gives it back when every `statfs` of its batch returned in
+    /// time; a worker left behind in a hung call is never given back.
+    ///
+    /// Why keep them: starting a thread per scrape (clone, a stack mapped
+    /// and unmapped, with the TLB shootdown that costs every core) took
+    /// longer than the two or three `statfs` calls it made.
+    idle: Mutex<Vec<StatWorker>>,
 }
+
+/// Most idle workers kept (concurrent scrapes each need one).
+const MAX_IDLE_WORKERS: usize = 2;
+
+/// One batch for a worker: the mounts, where to send each result, and the
+/// flag the scrape sets when it stops waiting.
+struct Batch {
+    paths: Vec<(usize, PathBuf)>,
+    results: mpsc::Sender<(usize, io::Result<FsStats>)>,
+    abandoned: Arc<AtomicBool>,
+}
+
+/// The sending side of a worker thread's queue.
+struct StatWorker(mpsc::Sender<Batch>);
 
 impl Statter {
     fn is_quarantined(&self, p: &Path) -> bool {
         self.quarantined.lock().map(|q| q.contains(p)).unwrap_or(false)
+    }
+
+    /// Starts a worker thread; it runs batches until its queue is dropped
+    /// or a batch is abandoned under it.
+    fn spawn_worker(&self) -> Option<StatWorker> {
+        let (tx, rx) = mpsc::channel::<Batch>();
+        let stat = self.stat.clone();
+        let quarantined = self.quarantined.clone();
+        let stuck_threads = self.stuck_threads.clone();
+        let spawned = std::thread::Builder::new().name("statfs".into()).spawn(move || {
+            for batch in rx {
+                for (i, path) in batch.paths {
+                    if batch.abandoned.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let r = stat(&path);
+                    if batch.abandoned.load(Ordering::Acquire) {
+                        // This call outlived its scrape: the mount answers again.
+                        if let Ok(mut q) = quarantined.lock() {
+                            q.remove(&path);
+                        }
+                        stuck_threads.fetch_sub(1, Ordering::AcqRel);
+                        tracing::info!(mount = %path.display(), "statfs returned; mount leaves quarantine");
+                        return;
+                    }
+                    if batch.results.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        spawned.ok().map(|_| StatWorker(tx))
+    }
+
+    /// Hands `batch` to an idle worker, or to a new one; the worker, to be
+    /// given back with [`Statter::give_back`].
+    fn dispatch(&self, mut batch: Batch) -> Option<StatWorker> {
+        let idle = self.idle.lock().ok().and_then(|mut w| w.pop());
+        if let Some(worker) = idle {
+            match worker.0.send(batch) {
+                Ok(()) => return Some(worker),
+                // Its thread is gone; start another.
+                Err(mpsc::SendError(b)) => batch = b,
+            }
+        }
+        let worker = self.spawn_worker()?;
+        worker.0.send(batch).ok()?;
+        Some(worker)
+    }
+
+    fn give_back(&self, worker: StatWorker) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_WORKERS {
+                idle.push(worker);
+            }
+        }
     }
 
     /// Results in the order of `paths`; `None` when quarantined, timed out or skipped.
@@ -195,37 +273,11 @@ impl Statter {
             }
             let (tx, rx) = mpsc::channel();
             let abandoned = Arc::new(AtomicBool::new(false));
-            let worker_abandoned = abandoned.clone();
-            let stat = self.stat.clone();
-            let quarantined = self.quarantined.clone();
-            let stuck_threads = self.stuck_threads.clone();
-            let batch = todo.clone();
-            let spawned = std::thread::Builder::new().name("statfs".into()).spawn(move || {
-                for (i, path) in batch {
-                    if worker_abandoned.load(Ordering::Acquire) {
-                        break;
-                    }
-                    let r = stat(&path);
-                    if worker_abandoned.load(Ordering::Acquire) {
-                        // This call outlived its scrape: the mount answers again.
-                        if let Ok(mut q) = quarantined.lock() {
-                            q.remove(&path);
-                        }
-                        stuck_threads.fetch_sub(1, Ordering::AcqRel);
-                        tracing::info!(mount = %path.display(), "statfs returned; mount leaves quarantine");
-                        break;
-                    }
-                    if tx.send((i, r)).is_err() {
-                        break;
-                    }
-                }
-            });
-            if spawned.is_err() {
-                break;
-            }
+            let waiting_for = todo.clone();
+            let Some(worker) = self.dispatch(Batch { paths: todo, results: tx, abandoned: abandoned.clone() }) else { break };
             let mut next = start;
             let mut finished = true;
-            for (i, path) in &todo {
+            for (i, path) in &waiting_for {
                 // Half of what is left at most, so one hung mount leaves time
                 // for the others in the same scrape.
                 let wait = per_mount.min(scrape.remaining() / 2);
@@ -246,6 +298,9 @@ impl Statter {
                         break;
                     }
                 }
+            }
+            if finished {
+                self.give_back(worker);
             }
             if finished || scrape.remaining().is_zero() {
                 break;
@@ -346,7 +401,7 @@ pub fn with_stat(settings: &Settings, stat: StatFn) -> Result<Collector, BuildEr
         mount_points_exclude: regex("collector.filesystem.mount-points-exclude", &o.filesystem_mount_points_exclude)?,
         fs_types_exclude: regex("collector.filesystem.fs-types-exclude", &o.filesystem_fs_types_exclude)?,
         timeout: o.filesystem_mount_timeout,
-        statter: Statter { stat, quarantined: Arc::default(), stuck_threads: Arc::default() },
+        statter: Statter { stat, quarantined: Arc::default(), stuck_threads: Arc::default(), idle: Mutex::default() },
     }))
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
-use crate::host::util::is_name_part;
-use crate::metrics::{Kind, Snapshot};
+use crate::host::util::{is_name_part, static_name, Memo};
+use crate::metrics::{Kind, Name, Snapshot};
 use crate::registry::BuildError;
 
 /// Flags of the `meminfo` collector (none).
@@ -52,15 +52,21 @@ pub fn parse(text: &str) -> Result<Vec<(String, f64)>, String> {
     Ok(out)
 }
 
-struct Meminfo(Arc<HostPaths>);
+struct Meminfo {
+    paths: Arc<HostPaths>,
+    /// Metric name and help per field, made once (see [`Memo`]).
+    names: Memo<(Name, Name)>,
+}
 
 impl HostCollector for Meminfo {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
-        let path = self.0.proc("meminfo");
+        let path = self.paths.proc("meminfo");
         let fields = parse(&read_to_string(&path)?).map_err(|d| Error::parse(&path, d))?;
         for (stem, v) in fields {
-            let help = format!("Memory information field {stem}.");
-            out.family(format!("node_memory_{stem}"), help, Kind::Gauge).add(&[], v);
+            let (name, help) = self.names.get(&stem, |stem| {
+                (static_name(format!("node_memory_{stem}")), static_name(format!("Memory information field {stem}.")))
+            });
+            out.family(name, help, Kind::Gauge).add(&[], v);
         }
         Ok(())
     }
@@ -68,7 +74,7 @@ impl HostCollector for Meminfo {
 
 /// Builds the collector.
 pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Meminfo(settings.paths.clone()))))
+    Ok(Some(Collector::host(Meminfo { paths: settings.paths.clone(), names: Memo::default() })))
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
 //! The `netclass` collector: interface properties from `/sys/class/net`
 //! (link state, speed, MTU, carrier changes) and `node_network_info`.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
 
 use regex_lite::Regex;
 
 use crate::cli::Settings;
 use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
-use crate::host::util::{list_dir, read_attr};
+use crate::host::util::{attr_opt, list_dir};
 use crate::metrics::{Kind, Snapshot};
 use crate::registry::BuildError;
 
@@ -68,21 +68,36 @@ struct Netclass {
     ignore_invalid_speed: bool,
 }
 
-fn attr(dir: &Path, name: &str) -> Option<String> {
-    read_attr(&dir.join(name)).ok()
+/// Metric name and help of each [`NUMERIC`] attribute, made once for the
+/// process so that a scrape borrows them.
+static NUMERIC_NAMES: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
+    NUMERIC.iter().map(|(_, m, _)| (format!("node_network_{m}"), format!("Network device property: {m}"))).collect()
+});
+
+/// An attribute of the interface directory `dir` (a path ending in the
+/// interface's name, reused from one attribute to the next), passed to `f`.
+fn attr<R>(dir: &mut PathBuf, name: &str, f: impl FnOnce(&str) -> Option<R>) -> Option<R> {
+    dir.push(name);
+    let r = attr_opt(dir, f);
+    dir.pop();
+    r
+}
+
+fn owned(s: &str) -> Option<String> {
+    Some(s.to_owned())
 }
 
 impl HostCollector for Netclass {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
         let base = self.paths.sys("class/net");
         for name in list_dir(&base)? {
-            let dir = base.join(&name);
+            let mut dir = base.join(&name);
             if !dir.is_dir() || self.ignored.is_match(&name) {
                 continue;
             }
-            let operstate = attr(&dir, "operstate").unwrap_or_default();
+            let operstate = attr(&mut dir, "operstate", owned).unwrap_or_default();
             out.gauge("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", &[("device", &name)], if operstate == "up" { 1.0 } else { 0.0 });
-            let flags = attr(&dir, "flags").and_then(|f| parse_int(&f));
+            let flags = attr(&mut dir, "flags", parse_int);
             let adminstate = match flags {
                 Some(f) if f & IFF_UP != 0 => "up",
                 Some(_) => "down",
@@ -93,22 +108,22 @@ impl HostCollector for Netclass {
                 "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
                 &[
                     ("device", &name),
-                    ("address", &attr(&dir, "address").unwrap_or_default()),
-                    ("broadcast", &attr(&dir, "broadcast").unwrap_or_default()),
-                    ("duplex", &attr(&dir, "duplex").unwrap_or_default()),
+                    ("address", &attr(&mut dir, "address", owned).unwrap_or_default()),
+                    ("broadcast", &attr(&mut dir, "broadcast", owned).unwrap_or_default()),
+                    ("duplex", &attr(&mut dir, "duplex", owned).unwrap_or_default()),
                     ("operstate", &operstate),
                     ("adminstate", adminstate),
-                    ("ifalias", &attr(&dir, "ifalias").unwrap_or_default()),
+                    ("ifalias", &attr(&mut dir, "ifalias", owned).unwrap_or_default()),
                 ],
                 1.0,
             );
-            for (file, metric, counter) in NUMERIC {
+            for ((file, _, counter), (metric, help)) in NUMERIC.iter().zip(NUMERIC_NAMES.iter()) {
                 // Attributes a driver does not support read as an error; skip them.
-                let Some(v) = attr(&dir, file).and_then(|s| parse_int(&s)) else { continue };
+                let Some(v) = attr(&mut dir, file, parse_int) else { continue };
                 let kind = if *counter { Kind::Counter } else { Kind::Gauge };
-                out.family(format!("node_network_{metric}"), format!("Network device property: {metric}"), kind).add(&[("device", &name)], v as f64);
+                out.family(metric.as_str(), help.as_str(), kind).add(&[("device", &name)], v as f64);
             }
-            if let Some(speed) = attr(&dir, "speed").and_then(|s| parse_int(&s)) {
+            if let Some(speed) = attr(&mut dir, "speed", parse_int) {
                 if speed >= 0 || !self.ignore_invalid_speed {
                     // Mbit/s to bytes per second.
                     out.gauge("node_network_speed_bytes", "Network device property: speed_bytes", &[("device", &name)], speed as f64 * 1000.0 * 1000.0 / 8.0);

@@ -11,7 +11,7 @@
 //! `<procfs>/net/dev` instead, as node_exporter's procfs mode does.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
@@ -40,6 +40,12 @@ const COLUMNS: [&str; 16] = [
     "receive_bytes", "receive_packets", "receive_errs", "receive_drop", "receive_fifo", "receive_frame", "receive_compressed", "receive_multicast",
     "transmit_bytes", "transmit_packets", "transmit_errs", "transmit_drop", "transmit_fifo", "transmit_colls", "transmit_carrier", "transmit_compressed",
 ];
+
+/// Metric name and help of each column, made once for the process so that
+/// a scrape borrows them instead of formatting 32 strings.
+static COLUMN_NAMES: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
+    COLUMNS.iter().map(|c| (format!("node_network_{c}_total"), format!("Network device statistic {c}."))).collect()
+});
 
 /// Parses `/proc/net/dev` into (device, 16 counters).
 pub fn parse(text: &str) -> Result<Vec<(String, [u64; 16])>, String> {
@@ -76,8 +82,8 @@ impl HostCollector for Netdev {
         let path = if self.live { PathBuf::from("/proc/self/net/dev") } else { self.paths.proc("net/dev") };
         let devices = parse(&read_to_string(&path)?).map_err(|d| Error::parse(&path, d))?;
         let devices: Vec<_> = devices.into_iter().filter(|(d, _)| self.filter.accepts(d)).collect();
-        for (i, column) in COLUMNS.iter().enumerate() {
-            let fam = out.family(format!("node_network_{column}_total"), format!("Network device statistic {column}."), Kind::Counter);
+        for (i, (name, help)) in COLUMN_NAMES.iter().enumerate() {
+            let fam = out.family(name.as_str(), help.as_str(), Kind::Counter);
             for (dev, values) in &devices {
                 fam.add(&[("device", dev)], values[i] as f64);
             }

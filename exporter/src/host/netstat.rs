@@ -8,10 +8,9 @@ use regex_lite::Regex;
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
-use crate::host::util::is_name_part;
-use crate::metrics::{Kind, Snapshot};
+use crate::host::util::{is_name_part, static_name, Memo};
+use crate::metrics::{Kind, Name, Snapshot};
 use crate::registry::BuildError;
-use super::util::CachedRegex;
 
 /// node_exporter's default field filter.
 pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -35,6 +34,24 @@ impl Default for Options {
 /// (`Proto: Name1 Name2` then `Proto: v1 v2`) into (`Proto_Name`, value).
 pub fn parse_paired(text: &str) -> Result<Vec<(String, f64)>, String> {
     let mut out = Vec::new();
+    visit_paired(text, |proto, name, v| out.push((format!("{proto}_{name}"), v)))?;
+    Ok(out)
+}
+
+/// Calls `f(proto, name, value)` for every field of the paired-line format,
+/// in file order, without allocating; the whole file is checked before the
+/// first call, so a garbled file yields an error and no fields.
+pub fn visit_paired(text: &str, mut f: impl FnMut(&str, &str, f64)) -> Result<(), String> {
+    pairs(text, |_, _, _| Ok(()))?;
+    pairs(text, |proto, name, v| {
+        f(proto, name, v);
+        Ok(())
+    })
+}
+
+/// Walks the header/value line pairs, checking each, and passes every
+/// field to `f`.
+fn pairs(text: &str, mut f: impl FnMut(&str, &str, f64) -> Result<(), String>) -> Result<(), String> {
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     while let Some((n, names)) = lines.next() {
         let (_, values) = lines.next().ok_or_else(|| format!("line {}: header without a value line", n + 1))?;
@@ -43,28 +60,44 @@ pub fn parse_paired(text: &str) -> Result<Vec<(String, f64)>, String> {
         if proto != proto2 {
             return Err(format!("line {}: protocol {proto2:?} after header of {proto:?}", n + 2));
         }
-        let names: Vec<&str> = names.split_whitespace().collect();
-        let values: Vec<&str> = values.split_whitespace().collect();
-        if names.len() != values.len() {
-            return Err(format!("line {}: {} names but {} values", n + 2, names.len(), values.len()));
+        if names.split_whitespace().count() != values.split_whitespace().count() {
+            return Err(format!(
+                "line {}: {} names but {} values",
+                n + 2,
+                names.split_whitespace().count(),
+                values.split_whitespace().count()
+            ));
         }
-        for (name, v) in names.iter().zip(values) {
+        for (name, v) in names.split_whitespace().zip(values.split_whitespace()) {
             if !is_name_part(proto) || !is_name_part(name) {
                 return Err(format!("line {}: {proto}_{name:?} cannot be a metric name", n + 1));
             }
             let v: f64 = v.parse().map_err(|_| format!("line {}: bad value {v:?}", n + 2))?;
-            out.push((format!("{proto}_{name}"), v));
+            f(proto, name, v)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Parses `snmp6` (`Ip6InReceives 123` per line) into (`Ip6_InReceives`, value).
 pub fn parse_snmp6(text: &str) -> Result<Vec<(String, f64)>, String> {
     let mut out = Vec::new();
+    visit_snmp6(text, |proto, name, v| out.push((format!("{proto}_{name}"), v)))?;
+    Ok(out)
+}
+
+/// Calls `f(proto, name, value)` for every line of `snmp6`, the protocol
+/// being everything up to and including the first `6`; like
+/// [`visit_paired`], only once the whole file has been checked.
+pub fn visit_snmp6(text: &str, mut f: impl FnMut(&str, &str, f64)) -> Result<(), String> {
+    snmp6_lines(text, |_, _, _| {})?;
+    snmp6_lines(text, &mut f)
+}
+
+fn snmp6_lines(text: &str, mut f: impl FnMut(&str, &str, f64)) -> Result<(), String> {
     for (n, line) in text.lines().enumerate() {
-        let mut f = line.split_whitespace();
-        let (Some(key), Some(v)) = (f.next(), f.next()) else {
+        let mut fields = line.split_whitespace();
+        let (Some(key), Some(v)) = (fields.next(), fields.next()) else {
             if line.trim().is_empty() {
                 continue;
             }
@@ -74,23 +107,39 @@ pub fn parse_snmp6(text: &str) -> Result<Vec<(String, f64)>, String> {
             return Err(format!("line {}: {key:?} cannot be a metric name", n + 1));
         }
         let v: f64 = v.parse().map_err(|_| format!("line {}: bad value {v:?}", n + 1))?;
-        // The protocol is everything up to and including the first '6'.
         match key.find('6') {
-            Some(i) => out.push((format!("{}_{}", &key[..=i], &key[i + 1..]), v)),
+            Some(i) => f(&key[..=i], &key[i + 1..], v),
             None => return Err(format!("line {}: no protocol in {key:?}", n + 1)),
         }
     }
-    Ok(out)
+    Ok(())
 }
+
+/// What a field becomes: its metric name and help, or `None` when the
+/// user's pattern leaves it out.
+type Entry = Option<(Name, Name)>;
 
 struct Netstat {
     paths: Arc<HostPaths>,
-    fields: CachedRegex,
+    fields: Regex,
+    /// Per `Proto_Name`, decided and named once (see [`Memo`]).
+    entries: Memo<Entry>,
+}
+
+impl Netstat {
+    fn entry(&self, key: &str) -> Entry {
+        self.entries.get(key, |key| {
+            self.fields.is_match(key).then(|| {
+                let help = format!("Statistic {}.", key.replacen('_', "", 1));
+                (static_name(format!("node_netstat_{key}")), static_name(help))
+            })
+        })
+    }
 }
 
 impl HostCollector for Netstat {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
-        let mut all = Vec::with_capacity(256);
+        let mut key = String::with_capacity(64);
         for (file, paired, required) in [("net/netstat", true, true), ("net/snmp", true, true), ("net/snmp6", false, false)] {
             let path = self.paths.proc(file);
             let text = match read_to_string(&path) {
@@ -98,15 +147,17 @@ impl HostCollector for Netstat {
                 Err(e) if !required && e.is_not_found() => continue,
                 Err(e) => return Err(e),
             };
-            let parsed = if paired { parse_paired(&text) } else { parse_snmp6(&text) };
-            all.extend(parsed.map_err(|d| Error::parse(&path, d))?);
-        }
-        for (key, v) in all {
-            if !self.fields.is_match(&key) {
-                continue;
-            }
-            let help = format!("Statistic {}.", key.replacen('_', "", 1));
-            out.family(format!("node_netstat_{key}"), help, Kind::Untyped).add(&[], v);
+            let mut emit = |proto: &str, name: &str, v: f64| {
+                key.clear();
+                key.push_str(proto);
+                key.push('_');
+                key.push_str(name);
+                if let Some((metric, help)) = self.entry(&key) {
+                    out.family(metric, help, Kind::Untyped).add(&[], v);
+                }
+            };
+            let parsed = if paired { visit_paired(&text, &mut emit) } else { visit_snmp6(&text, &mut emit) };
+            parsed.map_err(|d| Error::parse(&path, d))?;
         }
         Ok(())
     }
@@ -116,7 +167,7 @@ impl HostCollector for Netstat {
 pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
     let pattern = &settings.flags.netstat.netstat_fields;
     let fields = Regex::new(pattern).map_err(|e| BuildError { collector: "netstat", detail: format!("--collector.netstat.fields {pattern:?}: {e}") })?;
-    Ok(Some(Collector::host(Netstat { paths: settings.paths.clone(), fields: CachedRegex::new(fields) })))
+    Ok(Some(Collector::host(Netstat { paths: settings.paths.clone(), fields, entries: Memo::default() })))
 }
 
 #[cfg(test)]

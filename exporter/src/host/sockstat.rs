@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
-use crate::host::util::is_name_part;
-use crate::metrics::Snapshot;
+use crate::host::util::{is_name_part, static_name, Memo};
+use crate::metrics::{Name, Snapshot};
 use crate::registry::BuildError;
 
 /// Flags of the `sockstat` collector (none).
@@ -56,10 +56,25 @@ pub fn parse(text: &str) -> Result<Vec<Line>, String> {
 struct Sockstat {
     paths: Arc<HostPaths>,
     page_size: u64,
+    /// Metric name and help per `proto_state`, made once (see [`Memo`]).
+    names: Memo<(Name, Name)>,
+}
+
+impl Sockstat {
+    fn names(&self, key: &mut String, proto: &str, state: &str) -> (Name, Name) {
+        key.clear();
+        key.push_str(proto);
+        key.push(' ');
+        key.push_str(state);
+        self.names.get(key, |_| {
+            (static_name(format!("node_sockstat_{proto}_{state}")), static_name(format!("Number of {proto} sockets in state {state}.")))
+        })
+    }
 }
 
 impl HostCollector for Sockstat {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+        let mut key = String::with_capacity(32);
         for (file, v6) in [("net/sockstat", false), ("net/sockstat6", true)] {
             let path = self.paths.proc(file);
             let text = match read_to_string(&path) {
@@ -83,11 +98,13 @@ impl HostCollector for Sockstat {
                 }
                 for (state, v) in &line.values {
                     let proto = &line.protocol;
-                    out.gauge(format!("node_sockstat_{proto}_{state}"), format!("Number of {proto} sockets in state {state}."), &[], *v as f64);
+                    let (name, help) = self.names(&mut key, proto, state);
+                    out.gauge(name, help, &[], *v as f64);
                     if state == "mem" {
+                        let (name, help) = self.names(&mut key, proto, "mem_bytes");
                         out.gauge(
-                            format!("node_sockstat_{proto}_mem_bytes"),
-                            format!("Number of {proto} sockets in state mem_bytes."),
+                            name,
+                            help,
                             &[],
                             // In floating point: a garbled page count must not overflow.
                             *v as f64 * self.page_size as f64,
@@ -102,7 +119,7 @@ impl HostCollector for Sockstat {
 
 /// Builds the collector.
 pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Sockstat { paths: settings.paths.clone(), page_size: rustix::param::page_size() as u64 })))
+    Ok(Some(Collector::host(Sockstat { paths: settings.paths.clone(), page_size: rustix::param::page_size() as u64, names: Memo::default() })))
 }
 
 #[cfg(test)]

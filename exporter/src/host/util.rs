@@ -1,14 +1,88 @@
 //! Small helpers shared by the host collectors: include/exclude filters and
 //! sysfs attribute reads.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use regex_lite::Regex;
 
-use crate::collector::Error;
+use crate::collector::{read_into, Error};
+use crate::metrics::Name;
 use crate::registry::BuildError;
+
+/// Answers computed once per key and remembered: what a collector makes
+/// of a kernel's field name (whether the user's pattern selects it, its
+/// metric name and help) is the same on every scrape.
+///
+/// The map stops growing at [`Memo::LIMIT`] keys, so garbled or hostile
+/// files cannot make it grow without end; keys beyond it are answered by
+/// calling `make` every time.
+#[derive(Debug)]
+pub struct Memo<V> {
+    seen: Mutex<HashMap<Box<str>, V>>,
+}
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Self { seen: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<V: Clone> Memo<V> {
+    /// Most keys remembered.
+    pub const LIMIT: usize = 4096;
+
+    /// The remembered answer for `key`, or `make(key)`, remembered.
+    pub fn get(&self, key: &str, make: impl FnOnce(&str) -> V) -> V {
+        let Ok(mut seen) = self.seen.lock() else { return make(key) };
+        if let Some(v) = seen.get(key) {
+            return v.clone();
+        }
+        let v = make(key);
+        if seen.len() < Self::LIMIT {
+            seen.insert(key.into(), v.clone());
+        }
+        v
+    }
+
+    /// Keys remembered.
+    pub fn len(&self) -> usize {
+        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Whether nothing is remembered yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Bytes of names given the process's lifetime by [`static_name`] so far.
+static STATIC_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// At most this many bytes of names are made static; later ones stay owned.
+pub const STATIC_LIMIT: usize = 256 * 1024;
+
+/// A metric name or help text made from a kernel's field name, given the
+/// process's lifetime so that every later sample borrows it.
+///
+/// Collectors remember these in a [`Memo`] keyed by the field name; a
+/// scrape then allocates nothing for names. The set of field names a
+/// kernel has is fixed (some 400 in netstat, vmstat and meminfo together),
+/// and the total is capped at [`STATIC_LIMIT`] bytes for the process: past
+/// it (collectors rebuilt many times, say, in tests) names stay owned
+/// Strings, as they were before, and nothing more is kept.
+pub fn static_name(s: String) -> Name {
+    let len = s.len();
+    if STATIC_BYTES.fetch_add(len, Ordering::Relaxed) + len <= STATIC_LIMIT {
+        Cow::Borrowed(Box::leak(s.into_boxed_str()))
+    } else {
+        STATIC_BYTES.fetch_sub(len, Ordering::Relaxed);
+        Cow::Owned(s)
+    }
+}
 
 /// A field-name pattern that remembers its answers.
 ///
@@ -16,35 +90,25 @@ use crate::registry::BuildError;
 /// current kernel) against a user's pattern on every scrape; regex-lite
 /// takes about a microsecond a name, which made these the two slowest host
 /// collectors. The names are the kernel's and the same from one scrape to
-/// the next, so each is matched once. The map stops growing at
-/// [`CachedRegex::LIMIT`] names, so garbled files cannot make it grow
-/// without end; names beyond it are matched every time.
+/// the next, so each is matched once (see [`Memo`]).
 #[derive(Debug)]
 pub struct CachedRegex {
     re: Regex,
-    seen: Mutex<HashMap<String, bool>>,
+    seen: Memo<bool>,
 }
 
 impl CachedRegex {
     /// Most names remembered.
-    pub const LIMIT: usize = 4096;
+    pub const LIMIT: usize = Memo::<bool>::LIMIT;
 
     /// Wraps a compiled pattern.
     pub fn new(re: Regex) -> Self {
-        Self { re, seen: Mutex::new(HashMap::new()) }
+        Self { re, seen: Memo::default() }
     }
 
     /// Whether the pattern matches `name` anywhere (unanchored).
     pub fn is_match(&self, name: &str) -> bool {
-        let Ok(mut seen) = self.seen.lock() else { return self.re.is_match(name) };
-        if let Some(&hit) = seen.get(name) {
-            return hit;
-        }
-        let hit = self.re.is_match(name);
-        if seen.len() < Self::LIMIT {
-            seen.insert(name.to_owned(), hit);
-        }
-        hit
+        self.seen.get(name, |n| self.re.is_match(n))
     }
 }
 
@@ -116,24 +180,70 @@ pub fn is_name_part(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+thread_local! {
+    /// The buffer sysfs attributes are read into, one per worker thread.
+    static ATTR_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads a small file into this thread's buffer and passes its text,
+/// trailing newlines, spaces and NULs trimmed, to `f`.
+///
+/// A sysfs attribute is a few bytes, but `std::fs::read_to_string` sizes
+/// its buffer by the 4096 bytes sysfs reports for every attribute and asks
+/// `statx` for that first; netclass alone reads some 20 attributes per
+/// interface. Here the reading reuses one buffer and the caller keeps only
+/// what it parses.
+pub fn with_attr<R>(path: &Path, f: impl FnOnce(&str) -> R) -> Result<R, Error> {
+    match with_file(path, |bytes| attr_text(bytes).map(f)) {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(Error::parse(path, "not UTF-8")),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Like [`with_attr`] for attributes that may be absent or unreadable
+/// (a driver without `speed`, `carrier` of a down link): `None` then,
+/// without building an error nobody reads.
+pub fn attr_opt<R>(path: &Path, f: impl FnOnce(&str) -> Option<R>) -> Option<R> {
+    with_file(path, |bytes| attr_text(bytes).and_then(f)).ok().flatten()
+}
+
+/// Reads `path` into this thread's buffer and passes the bytes to `f`.
+fn with_file<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> std::io::Result<R> {
+    ATTR_BUF.with(|cell| {
+        let Ok(mut buf) = cell.try_borrow_mut() else {
+            // Re-entered from `f`: read into a buffer of its own.
+            let mut own = Vec::new();
+            read_into(path, &mut own)?;
+            return Ok(f(&own));
+        };
+        let read = read_into(path, &mut buf);
+        let result = read.map(|()| f(&buf));
+        if buf.capacity() > 64 * 1024 {
+            // One odd large file must not pin its size to the thread.
+            *buf = Vec::new();
+        }
+        result
+    })
+}
+
+fn attr_text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok().map(|s| s.trim_end_matches(['\n', ' ', '\0']))
+}
+
 /// Reads a sysfs attribute and trims the trailing newline.
 pub fn read_attr(path: &Path) -> Result<String, Error> {
-    let mut s = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let trimmed = s.trim_end_matches(['\n', ' ', '\0']).len();
-    s.truncate(trimmed);
-    Ok(s)
+    with_attr(path, str::to_owned)
 }
 
 /// Reads a sysfs attribute holding one unsigned integer.
 pub fn read_u64(path: &Path) -> Result<u64, Error> {
-    let s = read_attr(path)?;
-    s.trim().parse().map_err(|_| Error::parse(path, format!("not an unsigned integer: {s:?}")))
+    with_attr(path, |s| s.trim().parse().map_err(|_| Error::parse(path, format!("not an unsigned integer: {s:?}"))))?
 }
 
 /// Reads a sysfs attribute holding one signed integer.
 pub fn read_i64(path: &Path) -> Result<i64, Error> {
-    let s = read_attr(path)?;
-    s.trim().parse().map_err(|_| Error::parse(path, format!("not an integer: {s:?}")))
+    with_attr(path, |s| s.trim().parse().map_err(|_| Error::parse(path, format!("not an integer: {s:?}"))))?
 }
 
 /// Lists the entry names of a directory, sorted, skipping dot-files.
@@ -160,7 +270,7 @@ mod tests {
         for i in 0..CachedRegex::LIMIT + 10 {
             assert!(c.is_match(&format!("Udp_{i}")));
         }
-        assert_eq!(c.seen.lock().unwrap().len(), CachedRegex::LIMIT);
+        assert_eq!(c.seen.len(), CachedRegex::LIMIT);
         assert!(c.is_match("Udp_beyond_the_limit") && !c.is_match("Icmp_beyond"));
     }
 

@@ -3,9 +3,13 @@
 //! scrapes them in alternation and writes the figures to `benches/RESULTS.md`.
 //!
 //! ```sh
-//! cargo build --release -p homelab-exporter
+//! bash scripts/build-static.sh x86_64-unknown-linux-musl   # what the container ships
+//! cargo build --release -p homelab-exporter                 # what `cargo run` builds
 //! cargo run --release -p homelab-benches --bin scrape_latency -- [--scrapes 500] [--out benches/RESULTS.md]
 //! ```
+//! Every build of ours that exists among those two (or each `--ours PATH`,
+//! repeatable) runs in the same alternation as node_exporter, so each ratio
+//! comes from one run.
 //! It also measures the floor: opening and reading the files our exporter
 //! reads during one scrape (found with `strace`), and `statfs` of the same
 //! mounts, with no parsing or encoding.
@@ -156,7 +160,7 @@ fn concurrent(port: u16, clients: usize, per_client: usize) -> (Vec<Duration>, u
 fn traced_paths(pid: u32, port: u16) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
     let log = std::env::temp_dir().join(format!("scrape-trace-{pid}.txt"));
     let mut tracer = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=openat,statfs", "-o"])
+        .args(["-f", "-qq", "-e", "trace=open,openat,statfs", "-o"])
         .arg(&log)
         .args(["-p", &pid.to_string()])
         .stderr(Stdio::null())
@@ -175,7 +179,7 @@ fn traced_paths(pid: u32, port: u16) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Str
         let Some(path) = quoted else { continue };
         if line.contains("statfs(") && !line.contains("= -1") {
             mounts.push(path);
-        } else if line.contains("openat(") && !line.contains("= -1") && !line.contains("O_DIRECTORY") {
+        } else if (line.contains("openat(") || line.contains("open(")) && !line.contains("= -1") && !line.contains("O_DIRECTORY") {
             files.push(path);
         }
     }
@@ -189,8 +193,11 @@ fn floor(files: &[PathBuf], mounts: &[PathBuf], rounds: usize) -> Duration {
         let t0 = Instant::now();
         for f in files {
             buf.clear();
-            if let Ok(mut fh) = std::fs::File::open(f) {
-                let _ = fh.read_to_end(&mut buf);
+            if let Ok(fh) = std::fs::File::open(f) {
+                // Through `take`: `File::read_to_end` would first ask
+                // `statx` and `lseek` for the size; the floor is open, read
+                // and close only.
+                let _ = fh.take(u64::MAX).read_to_end(&mut buf);
             }
         }
         for m in mounts {
@@ -209,7 +216,7 @@ fn ms(d: Duration) -> String {
 fn main() {
     let mut scrapes = 500usize;
     let mut out = PathBuf::from("benches/RESULTS.md");
-    let mut ours_bin = "target/release/homelab-exporter".to_owned();
+    let mut ours_bins: Vec<String> = Vec::new();
     let mut theirs_bin = "/usr/bin/prometheus-node-exporter".to_owned();
     // Whose collector list both run; node_exporter's, also when `--theirs`
     // is another build of ours (an A/B comparison of two versions).
@@ -220,7 +227,7 @@ fn main() {
         match a.as_str() {
             "--scrapes" => scrapes = it.next().and_then(|v| v.parse().ok()).unwrap_or(scrapes),
             "--out" => out = it.next().map(PathBuf::from).unwrap_or(out),
-            "--ours" => ours_bin = it.next().cloned().unwrap_or(ours_bin),
+            "--ours" => ours_bins.extend(it.next().cloned()),
             "--theirs" => theirs_bin = it.next().cloned().unwrap_or(theirs_bin),
             "--collectors-from" => collectors_from = it.next().cloned().unwrap_or(collectors_from),
             other => {
@@ -228,6 +235,13 @@ fn main() {
                 std::process::exit(2);
             }
         }
+    }
+    if ours_bins.is_empty() {
+        ours_bins = DEFAULT_BUILDS.iter().map(|(p, _)| (*p).to_owned()).filter(|p| std::path::Path::new(p).exists()).collect();
+    }
+    if ours_bins.is_empty() {
+        eprintln!("no build of homelab-exporter found (bash scripts/build-static.sh x86_64-unknown-linux-musl; cargo build --release -p homelab-exporter)");
+        std::process::exit(1);
     }
     let textfile = std::env::temp_dir().join("scrape-latency-textfile");
     let _ = std::fs::create_dir_all(&textfile);
@@ -237,28 +251,32 @@ fn main() {
         eprintln!("{collectors_from} not found or lists none of our collectors (install Debian's prometheus-node-exporter)");
         std::process::exit(1);
     }
-    let ours = match start("homelab-exporter", &ours_bin, &textfile, &collectors) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e} (build it with: cargo build --release -p homelab-exporter)");
-            std::process::exit(1);
+    let mut procs = Vec::new();
+    for bin in &ours_bins {
+        match start("homelab-exporter", bin, &textfile, &collectors) {
+            Ok(p) => procs.push(p),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
         }
-    };
-    let theirs = match start("node_exporter", &theirs_bin, &textfile, &collectors) {
-        Ok(p) => p,
+    }
+    match start("node_exporter", &theirs_bin, &textfile, &collectors) {
+        Ok(p) => procs.push(p),
         Err(e) => {
             eprintln!("{e} (install Debian's prometheus-node-exporter)");
             std::process::exit(1);
         }
-    };
-    let procs = [&ours, &theirs];
-    // Warm both: caches, lazily started threads, page cache of /proc.
+    }
+    let n = procs.len();
+    let theirs = n - 1;
+    // Warm all: caches, lazily started threads, page cache of /proc.
     for _ in 0..20 {
-        for p in procs {
+        for p in &procs {
             let _ = scrape(p.port);
         }
     }
-    let mut figs = [Figures::default(), Figures::default()];
+    let mut figs = vec![Figures::default(); n];
     let cpu0: Vec<f64> = procs.iter().map(|p| cpu_seconds(p.child.id())).collect();
     for _ in 0..scrapes {
         for (i, p) in procs.iter().enumerate() {
@@ -283,10 +301,14 @@ fn main() {
     for (i, p) in procs.iter().enumerate() {
         figs[i].rss_peak_kb = status_kb(p.child.id(), "VmHWM:");
     }
-    let floor_line = match traced_paths(ours.child.id(), ours.port) {
-        Ok((files, mounts)) => {
+    let floor_line = match traced_paths(procs[0].child.id(), procs[0].port) {
+        Ok((files, mounts)) if !files.is_empty() => {
             let f = floor(&files, &mounts, scrapes.min(500));
             Some((f, files.len(), mounts.len()))
+        }
+        Ok(_) => {
+            eprintln!("floor not measured: strace saw no file opened");
+            None
         }
         Err(e) => {
             eprintln!("floor not measured: {e}");
@@ -295,48 +317,81 @@ fn main() {
     };
 
     let machine = machine_description();
+    let names: Vec<String> = ours_bins.iter().map(|b| build_name(b)).collect();
     let mut md = String::new();
     md.push_str("# Scrape latency: homelab-exporter against node_exporter\n\n");
     md.push_str(&format!("Machine: {machine}\n\n"));
-    md.push_str("Command (from the repository root):\n\n```sh\ncargo build --release -p homelab-exporter\n");
+    md.push_str("Command (from the repository root):\n\n```sh\nbash scripts/build-static.sh x86_64-unknown-linux-musl\ncargo build --release -p homelab-exporter\n");
     md.push_str(&format!("cargo run --release -p homelab-benches --bin scrape_latency -- --scrapes {scrapes}\n```\n\n"));
     md.push_str(&format!(
-        "Both exporters run the same host collectors ({}) on loopback, are warmed with 20 scrapes each, then scraped in alternation: {scrapes} sequential scrapes each, then 8 and 50 concurrent clients. Each scrape opens a new connection. Latency is measured by the client; CPU from `/proc/<pid>/stat` (utime+stime) over the sequential phase; RSS from `/proc/<pid>/status`.\n\n",
-        collectors.join(", ")
+        "All exporters run the same host collectors ({}) on loopback, are warmed with 20 scrapes each, then scraped in alternation: {scrapes} sequential scrapes each, then 8 and 50 concurrent clients. Each scrape opens a new connection. Latency is measured by the client; CPU from `/proc/<pid>/stat` (utime+stime) over the sequential phase; RSS from `/proc/<pid>/status`. Builds of ours: {}.\n\n",
+        collectors.join(", "),
+        ours_bins.iter().zip(&names).map(|(b, n)| format!("{n} (`{b}`)")).collect::<Vec<_>>().join(", ")
     ));
     let version = Command::new(&theirs_bin).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_owned() + String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")).unwrap_or_default();
     md.push_str(&format!("node_exporter: {version}\n\n"));
-    md.push_str("| figure | homelab-exporter | node_exporter | ours/theirs |\n|---|---|---|---|\n");
-    let row = |md: &mut String, name: &str, a: f64, b: f64, unit: &str| {
-        let ratio = if b > 0.0 { format!("{:.2}", a / b) } else { "–".into() };
-        md.push_str(&format!("| {name} | {a:.2} {unit} | {b:.2} {unit} | {ratio} |\n"));
+    md.push_str("| figure |");
+    for name in &names {
+        md.push_str(&format!(" {name} | ratio |"));
+    }
+    md.push_str(" node_exporter |\n|---|");
+    md.push_str(&"---|---|".repeat(names.len()));
+    md.push_str("---|\n");
+    let row = |md: &mut String, name: &str, vals: &[f64], unit: &str| {
+        md.push_str(&format!("| {name} |"));
+        let b = vals[vals.len() - 1];
+        for a in &vals[..vals.len() - 1] {
+            let ratio = if b > 0.0 { format!("{:.2}", a / b) } else { "–".into() };
+            md.push_str(&format!(" {a:.2} {unit} | {ratio} |"));
+        }
+        md.push_str(&format!(" {b:.2} {unit} |\n"));
     };
     let med = |f: &Figures| percentile(&f.seq, 0.5).as_secs_f64() * 1000.0;
     let p99 = |f: &Figures| percentile(&f.seq, 0.99).as_secs_f64() * 1000.0;
-    row(&mut md, "sequential median latency", med(&figs[0]), med(&figs[1]), "ms");
-    row(&mut md, "sequential p99 latency", p99(&figs[0]), p99(&figs[1]), "ms");
-    row(&mut md, "CPU per 1000 scrapes", figs[0].cpu_per_1000, figs[1].cpu_per_1000, "s");
-    row(&mut md, "steady RSS", figs[0].rss_steady_kb / 1024.0, figs[1].rss_steady_kb / 1024.0, "MiB");
-    row(&mut md, "peak RSS", figs[0].rss_peak_kb / 1024.0, figs[1].rss_peak_kb / 1024.0, "MiB");
-    row(&mut md, "response size", figs[0].size as f64 / 1024.0, figs[1].size as f64 / 1024.0, "KiB");
-    for k in 0..figs[0].conc.len() {
-        let (c, la, oka, busya) = &figs[0].conc[k];
-        let (_, lb, okb, busyb) = &figs[1].conc[k];
-        row(&mut md, &format!("{c} clients: median latency"), percentile(la, 0.5).as_secs_f64() * 1000.0, percentile(lb, 0.5).as_secs_f64() * 1000.0, "ms");
-        row(&mut md, &format!("{c} clients: p99 latency"), percentile(la, 0.99).as_secs_f64() * 1000.0, percentile(lb, 0.99).as_secs_f64() * 1000.0, "ms");
-        md.push_str(&format!("| {c} clients: answered 200 / 503 | {oka} / {busya} | {okb} / {busyb} | |\n"));
+    let all = |f: &dyn Fn(&Figures) -> f64| figs.iter().map(f).collect::<Vec<f64>>();
+    row(&mut md, "sequential median latency", &all(&med), "ms");
+    row(&mut md, "sequential p99 latency", &all(&p99), "ms");
+    row(&mut md, "CPU per 1000 scrapes", &all(&|f| f.cpu_per_1000), "s");
+    row(&mut md, "steady RSS", &all(&|f| f.rss_steady_kb / 1024.0), "MiB");
+    row(&mut md, "peak RSS", &all(&|f| f.rss_peak_kb / 1024.0), "MiB");
+    row(&mut md, "response size", &all(&|f| f.size as f64 / 1024.0), "KiB");
+    for k in 0..figs[theirs].conc.len() {
+        let c = figs[theirs].conc[k].0;
+        row(&mut md, &format!("{c} clients: median latency"), &all(&|f| percentile(&f.conc[k].1, 0.5).as_secs_f64() * 1000.0), "ms");
+        row(&mut md, &format!("{c} clients: p99 latency"), &all(&|f| percentile(&f.conc[k].1, 0.99).as_secs_f64() * 1000.0), "ms");
+        md.push_str(&format!("| {c} clients: answered 200 / 503 |"));
+        for f in &figs[..theirs] {
+            md.push_str(&format!(" {} / {} | |", f.conc[k].2, f.conc[k].3));
+        }
+        md.push_str(&format!(" {} / {} |\n", figs[theirs].conc[k].2, figs[theirs].conc[k].3));
     }
     if let Some((f, nfiles, nmounts)) = floor_line {
+        let floor_ms = (f.as_secs_f64() * 1000.0).max(1e-9);
+        let multiples: Vec<String> = figs[..theirs].iter().zip(&names).map(|(fg, n)| format!("{n} {:.2}×", med(fg) / floor_ms)).collect();
         md.push_str(&format!(
-            "\nFloor: opening and reading the {nfiles} files and `statfs` of the {nmounts} mounts that homelab-exporter touches in one scrape (traced with strace), no parsing or encoding: median {} ms. Our sequential median is {:.2}× the floor (this includes the HTTP round trip on a new connection).\n",
+            "\nFloor: opening and reading the {nfiles} files and `statfs` of the {nmounts} mounts that homelab-exporter touches in one scrape (traced with strace), no parsing or encoding: median {} ms. Our sequential median as a multiple of it (this includes the HTTP round trip on a new connection): {}.\n",
             ms(f),
-            med(&figs[0]) / (f.as_secs_f64() * 1000.0).max(1e-9)
+            multiples.join(", ")
         ));
     }
     print!("{md}");
     if let Err(e) = std::fs::write(&out, &md) {
         eprintln!("writing {}: {e}", out.display());
     }
+}
+
+/// The builds of ours the harness runs when no `--ours` is given, with
+/// their names in the table: the static build first (what the container
+/// and the release binaries are), then the glibc build `cargo run` makes.
+const DEFAULT_BUILDS: &[(&str, &str)] = &[
+    ("target/x86_64-unknown-linux-musl/release/homelab-exporter", "static (musl)"),
+    ("target/release/homelab-exporter", "glibc"),
+];
+
+fn build_name(path: &str) -> String {
+    DEFAULT_BUILDS.iter().find(|(p, _)| *p == path).map(|(_, n)| (*n).to_owned()).unwrap_or_else(|| {
+        std::path::Path::new(path).parent().and_then(|p| p.to_str()).map_or_else(|| path.to_owned(), |p| format!("ours ({p})"))
+    })
 }
 
 fn machine_description() -> String {

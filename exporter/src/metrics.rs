@@ -101,11 +101,28 @@ impl Snapshot {
 
     /// Starts a new family and returns it for samples. Two families with
     /// the same name (from a loop, say) are merged when encoded.
+    ///
+    /// When one of the last [`Snapshot::REUSE_WINDOW`] families has this
+    /// name already, that family is returned instead: collectors that emit
+    /// one sample per call (`gauge`, `counter`) in a loop over devices then
+    /// fill one family, not one family (and one allocation) per sample that
+    /// the encoder would merge anyway. Its help and type stay the first
+    /// call's, as when merging.
     pub fn family(&mut self, name: impl Into<Name>, help: impl Into<Name>, kind: Kind) -> &mut Family {
-        self.families.push(Family { name: name.into(), help: help.into(), kind, samples: Vec::new() });
-        let last = self.families.len() - 1;
-        &mut self.families[last]
+        let name = name.into();
+        let start = self.families.len().saturating_sub(Self::REUSE_WINDOW);
+        let index = match self.families[start..].iter().rposition(|f| f.name == name) {
+            Some(i) => start + i,
+            None => {
+                self.families.push(Family { name, help: help.into(), kind, samples: Vec::new() });
+                self.families.len() - 1
+            }
+        };
+        &mut self.families[index]
     }
+
+    /// How many of the newest families [`Snapshot::family`] looks through.
+    pub const REUSE_WINDOW: usize = 24;
 
     /// One gauge sample with these labels.
     pub fn gauge(&mut self, name: impl Into<Name>, help: impl Into<Name>, labels: &[(&'static str, &str)], value: f64) {

@@ -390,7 +390,7 @@ const DEFAULT_BUILDS: &[(&str, &str)] = &[
 
 fn build_name(path: &str) -> String {
     DEFAULT_BUILDS.iter().find(|(p, _)| *p == path).map(|(_, n)| (*n).to_owned()).unwrap_or_else(|| {
-        std::path::Path::new(path).parent().and_then(|p| p.to_str()).map_or_else(|| path.to_owned(), |p| format!("ours ({p})"))
+        format!("ours ({path})")
     })
 }
 

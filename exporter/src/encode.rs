@@ -3,9 +3,10 @@
 //! Encoding does no I/O and cannot fail: it writes the merged families of a
 //! scrape straight into the response buffer.
 
+use std::cmp::Ordering;
 use std::io::Write as _;
 
-use crate::metrics::{Family, Kind, Sample, Snapshot};
+use crate::metrics::{Family, Kind, Name, Sample, Snapshot};
 
 /// Content type of the Prometheus text format.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -67,8 +68,8 @@ pub fn merge(snapshots: Vec<Snapshot>) -> Vec<Family> {
     // call each in the static build); this way each moves once more.
     let mut order: Vec<usize> = (0..all.len()).collect();
     order.sort_by(|&a, &b| {
-        let name = |i: usize| all[i].as_ref().map_or("", |f| &*f.name);
-        name(a).cmp(name(b))
+        let name = |i: usize| all[i].as_ref().map_or(&b""[..], |f| f.name.as_bytes());
+        cmp_bytes(name(a), name(b))
     });
     let mut merged: Vec<Family> = Vec::with_capacity(all.len());
     for i in order {
@@ -79,16 +80,19 @@ pub fn merge(snapshots: Vec<Snapshot>) -> Vec<Family> {
         }
     }
     let by_labels = |a: &Sample, b: &Sample| {
-        a.labels
-            .iter()
-            .map(|(_, v)| v.as_str())
-            .cmp(b.labels.iter().map(|(_, v)| v.as_str()))
-            .then_with(|| a.suffix.cmp(b.suffix))
+        for ((_, x), (_, y)) in a.labels.iter().zip(&b.labels) {
+            match cmp_bytes(x.as_bytes(), y.as_bytes()) {
+                Ordering::Equal => {}
+                unequal => return unequal,
+            }
+        }
+        a.labels.len().cmp(&b.labels.len()).then_with(|| cmp_bytes(a.suffix.as_bytes(), b.suffix.as_bytes()))
     };
+    let by_name = |a: &(Name, String), b: &(Name, String)| cmp_bytes(a.0.as_bytes(), b.0.as_bytes());
     for fam in &mut merged {
         for s in &mut fam.samples {
-            if s.labels.len() > 1 && !s.labels.is_sorted_by(|a, b| a.0 <= b.0) {
-                s.labels.sort_by(|a, b| a.0.cmp(&b.0));
+            if s.labels.len() > 1 && !s.labels.is_sorted_by(|a, b| by_name(a, b).is_le()) {
+                s.labels.sort_by(by_name);
             }
         }
         // Most families arrive in order (one sample, or devices listed
@@ -99,6 +103,37 @@ pub fn merge(snapshots: Vec<Snapshot>) -> Vec<Family> {
     }
     merged.retain(|f| !f.samples.is_empty());
     merged
+}
+
+/// Orders byte strings as `<[u8]>::cmp` does, eight bytes at a time.
+///
+/// Merging compares metric names (a few thousand times a scrape, names
+/// that share their first five bytes and often many more) and label
+/// values. The slice comparison calls `memcmp`, which in musl, the static
+/// build's libc, is a loop over single bytes; this was the static build's
+/// costliest libc function per scrape under callgrind. Words compared as
+/// big-endian integers order as their bytes do.
+pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    let (a8, b8) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let (a_tail, b_tail) = (a8.remainder(), b8.remainder());
+    for (x, y) in a8.zip(b8) {
+        let (x, y) = (word(x), word(y));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    for (x, y) in a_tail.iter().zip(b_tail) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Eight bytes as a big-endian integer (`chunks_exact(8)` gives only those).
+fn word(bytes: &[u8]) -> u64 {
+    bytes.try_into().map_or(0, u64::from_be_bytes)
 }
 
 /// Writes the families in `format` into `out`.
@@ -279,6 +314,35 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmp_bytes_orders_as_slices_do() {
+        // Every pair of strings over a small alphabet, lengths 0 to 19: equal
+        // words, a difference in a word or in the tail, one a prefix of the other.
+        let mut words: Vec<Vec<u8>> = Vec::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in 0..20 {
+            for _ in 0..12 {
+                let w: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        [b'a', b'b', 0xff, 0][(seed % 4) as usize]
+                    })
+                    .collect();
+                words.push(w);
+            }
+        }
+        words.push(b"node_network_receive_bytes_total".to_vec());
+        words.push(b"node_network_receive_bytes".to_vec());
+        words.push(b"node_network_receive_packets_total".to_vec());
+        for a in &words {
+            for b in &words {
+                assert_eq!(cmp_bytes(a, b), a.as_slice().cmp(b.as_slice()), "{a:?} {b:?}");
+            }
+        }
+    }
 
     fn f(v: f64) -> String {
         let mut out = Vec::new();

@@ -108,10 +108,19 @@ impl Snapshot {
     /// fill one family, not one family (and one allocation) per sample that
     /// the encoder would merge anyway. Its help and type stay the first
     /// call's, as when merging.
+    ///
+    /// Names are matched by address, not by text: a collector passes the
+    /// same `&'static str` (or the same [`static_name`]) each time, and
+    /// comparing text here was a byte-by-byte `bcmp` per family in the
+    /// static build. A name that matches only by text (an owned one) gets
+    /// a family of its own, which merging joins as before.
+    ///
+    /// [`static_name`]: crate::host::util::static_name
     pub fn family(&mut self, name: impl Into<Name>, help: impl Into<Name>, kind: Kind) -> &mut Family {
         let name = name.into();
         let start = self.families.len().saturating_sub(Self::REUSE_WINDOW);
-        let index = match self.families[start..].iter().rposition(|f| f.name == name) {
+        let same = |f: &Family| f.name.as_ptr() == name.as_ptr() && f.name.len() == name.len();
+        let index = match self.families[start..].iter().rposition(same) {
             Some(i) => start + i,
             None => {
                 self.families.push(Family { name, help: help.into(), kind, samples: Vec::new() });
@@ -137,5 +146,57 @@ impl Snapshot {
     /// Number of samples over all families.
     pub fn sample_count(&self) -> usize {
         self.families.iter().map(|f| f.samples.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{encode, merge, Format};
+
+    #[test]
+    fn a_loop_over_devices_fills_one_family_and_owned_names_are_merged_later() {
+        let mut s = Snapshot::new();
+        for dev in ["eth0", "eth1", "lo"] {
+            s.counter("node_network_receive_bytes_total", "Bytes.", &[("device", dev)], 1.0);
+            s.counter("node_network_transmit_bytes_total", "Bytes.", &[("device", dev)], 2.0);
+        }
+        assert_eq!(s.families.len(), 2);
+        assert_eq!(s.families[0].samples.len(), 3);
+
+        // Same text, different allocations: two families, one after merging.
+        let mut o = Snapshot::new();
+        o.gauge(String::from("node_x"), "X.", &[("a", "1")], 1.0);
+        o.gauge(String::from("node_x"), "X.", &[("a", "2")], 2.0);
+        assert_eq!(o.families.len(), 2);
+        let merged = merge(vec![s, o]);
+        assert_eq!(merged.iter().map(|f| &*f.name).collect::<Vec<_>>(), ["node_network_receive_bytes_total", "node_network_transmit_bytes_total", "node_x"]);
+        let mut text = Vec::new();
+        encode(&merged, Format::Text, &mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.matches("# TYPE node_x gauge").count(), 1, "{text}");
+        assert!(text.contains("node_x{a=\"1\"} 1\nnode_x{a=\"2\"} 2\n"), "{text}");
+    }
+
+    #[test]
+    fn reuse_looks_back_only_so_far() {
+        let mut s = Snapshot::new();
+        s.gauge("node_first", "F.", &[("i", "0")], 0.0);
+        for i in 0..Snapshot::REUSE_WINDOW {
+            s.gauge(static_name_for_test(i), "Filler.", &[], 0.0);
+        }
+        s.gauge("node_first", "F.", &[("i", "1")], 1.0);
+        assert_eq!(s.families.len(), Snapshot::REUSE_WINDOW + 2);
+        let merged = merge(vec![s]);
+        let first = merged.iter().find(|f| f.name == "node_first").unwrap();
+        assert_eq!(first.samples.len(), 2);
+    }
+
+    fn static_name_for_test(i: usize) -> &'static str {
+        const NAMES: [&str; 24] = [
+            "f00", "f01", "f02", "f03", "f04", "f05", "f06", "f07", "f08", "f09", "f10", "f11", "f12", "f13", "f14", "f15", "f16", "f17", "f18",
+            "f19", "f20", "f21", "f22", "f23",
+        ];
+        NAMES[i]
     }
 }

@@ -27,7 +27,7 @@ pub struct ProcStat {
 /// parentheses, so fields are counted from the last `)`.
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let rest = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
+    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
     // After ")": state is field 3 of the man page, so man field N is f[N-3].
     let num = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok());
     Some(ProcStat {
@@ -48,7 +48,7 @@ fn boot_time() -> Option<f64> {
 fn max_fds() -> Option<f64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3).and_then(|v| v.parse().ok())
+    line.split_ascii_whitespace().nth(3).and_then(|v| v.parse().ok())
 }
 
 /// Gathers the process metrics into `out`. Missing files are skipped.

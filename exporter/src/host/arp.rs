@@ -32,7 +32,7 @@ pub struct Options {
 pub fn parse(text: &str) -> Result<BTreeMap<String, u64>, String> {
     let mut out = BTreeMap::new();
     for (n, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
+        let f: Vec<&str> = line.split_ascii_whitespace().collect();
         if f.is_empty() {
             continue;
         }

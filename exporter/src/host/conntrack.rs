@@ -31,10 +31,10 @@ const STATS: [(&str, &str); 8] = [
 /// counters per CPU) into the per-column sums, in header order.
 pub fn parse_stat(text: &str) -> Result<Vec<(String, u64)>, String> {
     let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or("empty file")?.split_whitespace().collect();
+    let header: Vec<&str> = lines.next().ok_or("empty file")?.split_ascii_whitespace().collect();
     let mut sums = vec![0u64; header.len()];
     for (n, line) in lines.enumerate() {
-        let cols: Vec<&str> = line.split_whitespace().collect();
+        let cols: Vec<&str> = line.split_ascii_whitespace().collect();
         if cols.is_empty() {
             continue;
         }

@@ -51,7 +51,7 @@ pub fn parse_stat(text: &str) -> Result<Vec<CpuTimes>, String> {
         if rest.starts_with(' ') {
             continue; // the total line
         }
-        let mut fields = rest.split_whitespace();
+        let mut fields = rest.split_ascii_whitespace();
         let cpu = fields.next().unwrap_or_default();
         if cpu.parse::<u32>().is_err() {
             return Err(format!("line {}: bad CPU number in {line:?}", n + 1));
@@ -123,8 +123,8 @@ pub fn parse_cpuinfo(text: &str) -> Vec<CpuInfo> {
             "physical id" => cpu.package = value.to_owned(),
             "core id" => cpu.core = value.to_owned(),
             "cpu MHz" => cpu.mhz = value.parse().ok(),
-            "flags" | "Features" => cpu.flags = value.split_whitespace().map(str::to_owned).collect(),
-            "bugs" => cpu.bugs = value.split_whitespace().map(str::to_owned).collect(),
+            "flags" | "Features" => cpu.flags = value.split_ascii_whitespace().map(str::to_owned).collect(),
+            "bugs" => cpu.bugs = value.split_ascii_whitespace().map(str::to_owned).collect(),
             _ => {}
         }
     }

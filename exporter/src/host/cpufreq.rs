@@ -50,7 +50,7 @@ impl HostCollector for Cpufreq {
             }
             if let (Ok(available), Ok(current)) = (read_attr(&dir.join("scaling_available_governors")), read_attr(&dir.join("scaling_governor"))) {
                 let fam = out.family("node_cpu_scaling_governor", "Current enabled CPU frequency governor.", Kind::Gauge);
-                for g in available.split_whitespace() {
+                for g in available.split_ascii_whitespace() {
                     fam.add(&[("cpu", cpu), ("governor", g)], if g == current.trim() { 1.0 } else { 0.0 });
                 }
             }

@@ -46,7 +46,7 @@ pub struct DiskStats {
 pub fn parse(text: &str) -> Result<Vec<DiskStats>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let f: Vec<&str> = line.split_whitespace().collect();
+        let f: Vec<&str> = line.split_ascii_whitespace().collect();
         if f.is_empty() {
             continue;
         }

@@ -15,7 +15,7 @@ pub struct Options {}
 
 /// Parses `file-nr`: allocated, unused (always 0 since 2.6), maximum.
 pub fn parse(text: &str) -> Option<(u64, u64)> {
-    let mut it = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+    let mut it = text.split_ascii_whitespace().map(|f| f.parse::<u64>().ok());
     let allocated = it.next()??;
     let _unused = it.next()??;
     let maximum = it.next()??;

@@ -32,6 +32,7 @@ use regex_lite::Regex;
 
 use crate::cli::Settings;
 use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::host::util::CachedRegex;
 use crate::metrics::Snapshot;
 use crate::registry::BuildError;
 
@@ -367,8 +368,9 @@ impl Statter {
 
 struct Filesystem {
     paths: Arc<HostPaths>,
-    mount_points_exclude: Regex,
-    fs_types_exclude: Regex,
+    /// Asked about every mount on every scrape: answers are remembered.
+    mount_points_exclude: CachedRegex,
+    fs_types_exclude: CachedRegex,
     timeout: Duration,
     statter: Statter,
 }
@@ -444,8 +446,8 @@ impl HostCollector for Filesystem {
     }
 }
 
-fn regex(flag: &str, p: &str) -> Result<Regex, BuildError> {
-    Regex::new(p).map_err(|e| BuildError { collector: "filesystem", detail: format!("--{flag} {p:?}: {e}") })
+fn regex(flag: &str, p: &str) -> Result<CachedRegex, BuildError> {
+    Regex::new(p).map(CachedRegex::new).map_err(|e| BuildError { collector: "filesystem", detail: format!("--{flag} {p:?}: {e}") })
 }
 
 /// Builds the collector with a given stat function (tests inject one).

@@ -30,7 +30,7 @@ pub struct Interrupt {
 /// are skipped, as node_exporter does.
 pub fn parse(text: &str) -> Result<Vec<Interrupt>, String> {
     let mut lines = text.lines();
-    let cpus = lines.next().ok_or("empty file")?.split_whitespace().filter(|w| w.starts_with("CPU")).count();
+    let cpus = lines.next().ok_or("empty file")?.split_ascii_whitespace().filter(|w| w.starts_with("CPU")).count();
     if cpus == 0 {
         return Err("no CPU columns in the header".into());
     }
@@ -38,7 +38,7 @@ pub fn parse(text: &str) -> Result<Vec<Interrupt>, String> {
     for (n, line) in lines.enumerate() {
         let Some((kind, rest)) = line.split_once(':') else { continue };
         let kind = kind.trim();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
         if fields.len() < cpus {
             continue;
         }

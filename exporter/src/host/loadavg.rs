@@ -15,7 +15,7 @@ pub struct Options {}
 
 /// Parses the first three fields of `/proc/loadavg`.
 pub fn parse(text: &str) -> Option<[f64; 3]> {
-    let mut it = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    let mut it = text.split_ascii_whitespace().map(|f| f.parse::<f64>().ok());
     Some([it.next()??, it.next()??, it.next()??])
 }
 

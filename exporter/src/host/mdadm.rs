@@ -38,7 +38,7 @@ pub struct MdStat {
 /// Counts, size of an array from its device line and status line.
 fn eval_status(device_line: &str, status_line: &str) -> Result<(u64, u64, u64), String> {
     let size: u64 = status_line
-        .split_whitespace()
+        .split_ascii_whitespace()
         .next()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("no block count in {status_line:?}"))?;
@@ -52,7 +52,7 @@ fn eval_status(device_line: &str, status_line: &str) -> Result<(u64, u64, u64), 
     }
     // "... [total/active] [UU_]"
     let bracket = status_line
-        .split_whitespace()
+        .split_ascii_whitespace()
         .find_map(|w| w.strip_prefix('[').and_then(|w| w.strip_suffix(']')).and_then(|w| w.split_once('/')))
         .ok_or_else(|| format!("no [total/active] in {status_line:?}"))?;
     let total = bracket.0.parse().map_err(|_| format!("bad disk count in {status_line:?}"))?;
@@ -68,7 +68,7 @@ pub fn parse(text: &str) -> Result<Vec<MdStat>, String> {
         if line.trim().is_empty() || line.starts_with([' ', '\t']) || line.starts_with("Personalities") || line.starts_with("unused") {
             continue;
         }
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
         if fields.len() < 3 || fields[1] != ":" {
             return Err(format!("line {}: expected 'mdX : state ...', got {line:?}", i + 1));
         }

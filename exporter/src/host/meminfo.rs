@@ -22,7 +22,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, f64)>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let mut parts = line.split_whitespace();
+        let mut parts = line.split_ascii_whitespace();
         let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
             return Err(format!("line {}: expected 'Key: value [kB]', got {line:?}", n + 1));
         };

@@ -59,7 +59,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, [u64; 16])>, String> {
         };
         let mut values = [0u64; 16];
         let mut count = 0;
-        for (slot, f) in values.iter_mut().zip(rest.split_whitespace()) {
+        for (slot, f) in values.iter_mut().zip(rest.split_ascii_whitespace()) {
             *slot = f.parse().map_err(|_| format!("line {}: bad counter {f:?}", n + 1))?;
             count += 1;
         }

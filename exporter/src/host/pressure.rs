@@ -26,7 +26,7 @@ pub struct Psi {
 pub fn parse(text: &str) -> Result<Psi, String> {
     let mut psi = Psi::default();
     for (n, line) in text.lines().enumerate() {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         let kind = fields.next();
         let total = fields
             .find_map(|f| f.strip_prefix("total="))

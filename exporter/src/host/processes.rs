@@ -20,7 +20,7 @@ pub struct Options {}
 /// name may hold spaces and parentheses, so fields count from the last `)`.
 pub fn parse_stat(text: &str) -> Option<(String, u64)> {
     let rest = &text[text.rfind(')')? + 1..];
-    let mut f = rest.split_whitespace();
+    let mut f = rest.split_ascii_whitespace();
     let state = f.next()?.to_owned();
     // After the state: ppid pgrp session tty_nr tpgid flags minflt cminflt
     // majflt cmajflt utime stime cutime cstime priority nice num_threads.

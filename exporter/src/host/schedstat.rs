@@ -31,7 +31,7 @@ pub fn parse(text: &str) -> Result<Vec<CpuSched>, String> {
     let mut cpus = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let Some(rest) = line.strip_prefix("cpu") else { continue };
-        let f: Vec<&str> = rest.split_whitespace().collect();
+        let f: Vec<&str> = rest.split_ascii_whitespace().collect();
         if f.len() < 10 {
             return Err(format!("line {}: expected 10 fields, got {}", n + 1, f.len()));
         }

@@ -36,7 +36,7 @@ pub fn parse(text: &str) -> Result<Vec<Line>, String> {
         if !is_name_part(proto) {
             return Err(format!("line {}: protocol {proto:?} cannot be a metric name", n + 1));
         }
-        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
         if fields.len() % 2 != 0 {
             return Err(format!("line {}: odd number of fields in {line:?}", n + 1));
         }

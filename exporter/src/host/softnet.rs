@@ -38,7 +38,7 @@ pub struct Softnet {
 pub fn parse(text: &str) -> Result<Vec<Softnet>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let cols: Vec<&str> = line.split_whitespace().collect();
+        let cols: Vec<&str> = line.split_ascii_whitespace().collect();
         if cols.is_empty() {
             continue;
         }

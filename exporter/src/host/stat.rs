@@ -44,7 +44,7 @@ pub struct Stat {
 pub fn parse(text: &str) -> Result<Stat, String> {
     let mut st = Stat::default();
     for (n, line) in text.lines().enumerate() {
-        let mut fields = line.split_whitespace();
+        let mut fields = line.split_ascii_whitespace();
         let Some(key) = fields.next() else { continue };
         let slot = match key {
             "btime" => &mut st.boot_time,

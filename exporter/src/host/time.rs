@@ -101,7 +101,7 @@ impl HostCollector for Time {
             let dir = base.join(dev);
             if let Ok(avail) = read_attr(&dir.join("available_clocksource")) {
                 let fam = out.family("node_time_clocksource_available_info", "Available clocksources read from '/sys/devices/system/clocksource'.", Kind::Gauge);
-                for cs in avail.split_whitespace() {
+                for cs in avail.split_ascii_whitespace() {
                     fam.add(&[("device", id), ("clocksource", cs)], 1.0);
                 }
             }

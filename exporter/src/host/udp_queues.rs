@@ -18,7 +18,7 @@ pub struct Options {}
 pub fn parse(text: &str) -> Result<(u64, u64), String> {
     let (mut tx, mut rx) = (0u64, 0u64);
     for (n, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
+        let f: Vec<&str> = line.split_ascii_whitespace().collect();
         if f.is_empty() {
             continue;
         }

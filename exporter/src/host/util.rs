@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -23,12 +24,38 @@ use crate::registry::BuildError;
 /// calling `make` every time.
 #[derive(Debug)]
 pub struct Memo<V> {
-    seen: Mutex<HashMap<Box<str>, V>>,
+    seen: Mutex<HashMap<Box<str>, V, BuildHasherDefault<Fnv1a>>>,
 }
 
 impl<V> Default for Memo<V> {
     fn default() -> Self {
-        Self { seen: Mutex::new(HashMap::new()) }
+        Self { seen: Mutex::new(HashMap::default()) }
+    }
+}
+
+/// FNV-1a, the hash of [`Memo`]'s map. Its keys are kernel field and
+/// device names, a few hundred looked up per scrape; SipHash (the std
+/// default, which resists keys chosen to collide) cost more than the rest
+/// of the lookup, and the map's size is capped, so colliding keys could
+/// slow a lookup but not grow the map.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -116,10 +143,13 @@ impl CachedRegex {
 /// pattern (if any) and does not match the exclude pattern (if any). Like
 /// node_exporter's, the patterns are not anchored: write `^eth0$` to mean
 /// exactly `eth0`.
-#[derive(Debug, Clone, Default)]
+///
+/// The answers are remembered per name ([`CachedRegex`]): the devices a
+/// machine has are the same from one scrape to the next.
+#[derive(Debug, Default)]
 pub struct Filter {
-    include: Option<Regex>,
-    exclude: Option<Regex>,
+    include: Option<CachedRegex>,
+    exclude: Option<CachedRegex>,
 }
 
 impl Filter {
@@ -130,7 +160,7 @@ impl Filter {
         exclude: Option<&str>,
     ) -> Result<Self, BuildError> {
         let compile = |pattern: &str| {
-            Regex::new(pattern).map_err(|e| BuildError {
+            Regex::new(pattern).map(CachedRegex::new).map_err(|e| BuildError {
                 collector,
                 detail: format!("bad pattern {pattern:?}: {e}"),
             })

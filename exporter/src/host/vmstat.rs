@@ -31,7 +31,7 @@ impl Default for Options {
 pub fn parse<'a>(text: &'a str, keep: &dyn Fn(&str) -> bool) -> Result<Vec<(&'a str, f64)>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let mut parts = line.split_whitespace();
+        let mut parts = line.split_ascii_whitespace();
         let Some(name) = parts.next() else { continue };
         if !keep(name) {
             continue;

@@ -4,9 +4,18 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 /// A metric or label name: usually a `&'static str` written beside the
 /// collector, owned only when it comes from data (vmstat keys, textfiles).
 pub type Name = Cow<'static, str>;
+
+/// The label pairs of a sample. Up to two are kept in the sample itself:
+/// most host samples have one (`device`, `cpu`) or two (`cpu`, `mode`),
+/// and a separate allocation for each sample's pairs was a sixth of a
+/// scrape's allocations, each one a turn of the static build's allocator
+/// lock.
+pub type Labels = SmallVec<[(Name, String); 2]>;
 
 /// The Prometheus metric type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +52,7 @@ pub struct Sample {
     /// Appended to the family name; empty for counters and gauges.
     pub suffix: &'static str,
     /// Label pairs in the order the collector gave them.
-    pub labels: Vec<(Name, String)>,
+    pub labels: Labels,
     /// The value.
     pub value: f64,
     /// Optional timestamp in milliseconds (textfiles only).
@@ -79,8 +88,8 @@ impl Family {
     }
 
     /// Adds a sample whose label names are owned (data-driven label names).
-    pub fn add_owned(&mut self, labels: Vec<(Name, String)>, value: f64) -> &mut Self {
-        self.samples.push(Sample { suffix: "", labels, value, timestamp_ms: None });
+    pub fn add_owned(&mut self, labels: impl Into<Labels>, value: f64) -> &mut Self {
+        self.samples.push(Sample { suffix: "", labels: labels.into(), value, timestamp_ms: None });
         self
     }
 }

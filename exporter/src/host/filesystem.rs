@@ -20,6 +20,7 @@
 //! scrapes report the mount as failed without calling `statfs` until the
 //! call returns.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -110,7 +111,10 @@ pub struct Mount {
 }
 
 /// Undoes mountinfo's octal escapes (`\040` is a space).
-fn unescape(s: &str) -> String {
+fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains('\\') {
+        return Cow::Borrowed(s);
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -124,31 +128,57 @@ fn unescape(s: &str) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// One line of `mountinfo` as written, escapes and all.
+#[derive(Debug, Clone, Copy)]
+struct RawMount<'a> {
+    device: &'a str,
+    mount_point: &'a str,
+    fs_type: &'a str,
+    options: &'a str,
+    major: &'a str,
+    minor: &'a str,
+}
+
+impl RawMount<'_> {
+    fn to_mount(self) -> Mount {
+        Mount {
+            device: unescape(self.device).into_owned(),
+            mount_point: unescape(self.mount_point).into_owned(),
+            fs_type: self.fs_type.to_owned(),
+            options: self.options.to_owned(),
+            major: self.major.to_owned(),
+            minor: self.minor.to_owned(),
+        }
+    }
+}
+
+/// Passes each line of `/proc/<pid>/mountinfo` to `f` without copying it;
+/// on a malformed line, returns its error (the lines before it have been
+/// passed). The collector keeps a copy only of the mounts its filters let
+/// through: a container sees tens of mounts and reports a few.
+fn visit_mountinfo<'a>(text: &'a str, mut f: impl FnMut(RawMount<'a>)) -> Result<(), String> {
+    for (n, line) in text.lines().enumerate() {
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let fields: smallvec::SmallVec<[&str; 16]> = line.split(' ').collect();
+        let sep = fields.iter().position(|x| *x == "-").ok_or_else(|| format!("line {}: no '-' separator", n + 1))?;
+        if sep < 6 || fields.len() < sep + 3 {
+            return Err(format!("line {}: too few fields", n + 1));
+        }
+        let (major, minor) = fields[2].split_once(':').ok_or_else(|| format!("line {}: bad device number {:?}", n + 1, fields[2]))?;
+        f(RawMount { device: fields[sep + 2], mount_point: fields[4], fs_type: fields[sep + 1], options: fields[5], major, minor });
+    }
+    Ok(())
 }
 
 /// Parses `/proc/<pid>/mountinfo`.
 pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, String> {
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(' ').collect();
-        let sep = f.iter().position(|x| *x == "-").ok_or_else(|| format!("line {}: no '-' separator", n + 1))?;
-        if sep < 6 || f.len() < sep + 3 {
-            return Err(format!("line {}: too few fields", n + 1));
-        }
-        let (major, minor) = f[2].split_once(':').ok_or_else(|| format!("line {}: bad device number {:?}", n + 1, f[2]))?;
-        out.push(Mount {
-            device: unescape(f[sep + 2]),
-            mount_point: unescape(f[4]),
-            fs_type: f[sep + 1].to_owned(),
-            options: f[5].to_owned(),
-            major: major.to_owned(),
-            minor: minor.to_owned(),
-        });
-    }
+    visit_mountinfo(text, |m| out.push(m.to_mount()))?;
     Ok(out)
 }
 
@@ -387,22 +417,23 @@ impl Filesystem {
             }
             Err(e) => return Err(e),
         };
-        let mounts = parse_mountinfo(&text).map_err(|d| Error::parse(&path, d))?;
-        let rootfs = self.paths.rootfs.to_string_lossy().trim_end_matches('/').to_owned();
+        let rootfs = self.paths.rootfs.to_string_lossy();
+        let rootfs = rootfs.trim_end_matches('/');
         let mut out: Vec<Target> = Vec::new();
-        for m in mounts {
-            let label = match m.mount_point.strip_prefix(&rootfs) {
-                Some(rest) if !rootfs.is_empty() && (rest.is_empty() || rest.starts_with('/')) => if rest.is_empty() { "/".to_owned() } else { rest.to_owned() },
-                _ => m.mount_point.clone(),
+        visit_mountinfo(&text, |m| {
+            let mount_point = unescape(m.mount_point);
+            let label = match mount_point.strip_prefix(rootfs) {
+                Some(rest) if !rootfs.is_empty() && (rest.is_empty() || rest.starts_with('/')) => if rest.is_empty() { "/" } else { rest },
+                _ => &mount_point,
             };
-            if self.mount_points_exclude.is_match(&label) || self.fs_types_exclude.is_match(&m.fs_type) {
-                continue;
+            if self.mount_points_exclude.is_match(label) || self.fs_types_exclude.is_match(m.fs_type) {
+                return;
             }
-            let stat_path = self.paths.root(&label);
             // A later mount on the same point hides the earlier one.
             out.retain(|t| t.label != label);
-            out.push(Target { mount: m, label, stat_path });
-        }
+            out.push(Target { label: label.to_owned(), stat_path: self.paths.root(label), mount: m.to_mount() });
+        })
+        .map_err(|d| Error::parse(&path, d))?;
         Ok(out)
     }
 }

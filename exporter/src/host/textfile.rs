@@ -11,7 +11,7 @@ use std::time::UNIX_EPOCH;
 
 use crate::cli::Settings;
 use crate::collector::{Collector, Error, HostCollector, Scrape};
-use crate::metrics::{Family, Kind, Sample, Snapshot};
+use crate::metrics::{Family, Kind, Labels, Sample, Snapshot};
 use crate::registry::BuildError;
 
 /// Flags of the `textfile` collector.
@@ -384,9 +384,6 @@ impl Textfile {
     }
 }
 
-/// The label pairs of one sample.
-type Labels = Vec<(Cow<'static, str>, String)>;
-
 /// Turns a merged family into a snapshot family: missing labels are
 /// padded with empty values so every sample has the same label names.
 fn to_family(m: Merged) -> Family {
@@ -401,7 +398,7 @@ fn to_family(m: Merged) -> Family {
         .samples
         .into_iter()
         .map(|(suffix, labels, value)| {
-            let mut out: Vec<(Cow<'static, str>, String)> = names
+            let mut out: Labels = names
                 .iter()
                 .map(|n| (Cow::Owned(n.clone()), labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap_or_default()))
                 .collect();
@@ -419,7 +416,7 @@ fn to_family(m: Merged) -> Family {
         let mut sets: Vec<Labels> = Vec::new();
         let mut known: HashSet<Labels> = HashSet::new();
         for s in &samples {
-            let base: Vec<_> = s.labels.iter().filter(|(k, _)| k != special).cloned().collect();
+            let base: Labels = s.labels.iter().filter(|(k, _)| k != special).cloned().collect();
             if known.insert(base.clone()) {
                 sets.push(base);
             }

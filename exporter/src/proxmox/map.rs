@@ -318,7 +318,7 @@ fn fam(name: &'static str, help: &'static str, kind: Kind) -> Family {
 }
 
 fn push(f: &mut Family, labels: Vec<(Name, String)>, value: f64) {
-    f.samples.push(Sample { suffix: "", labels, value, timestamp_ms: None });
+    f.samples.push(Sample { suffix: "", labels: labels.into(), value, timestamp_ms: None });
 }
 
 fn id(v: impl Into<String>) -> Vec<(Name, String)> {

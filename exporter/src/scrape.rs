@@ -33,6 +33,10 @@ pub struct LastStatus {
 /// The built collectors and their last status.
 pub struct Engine {
     collectors: Vec<(&'static str, Collector)>,
+    /// Per collector, how many families its last good scrape had: a host
+    /// collector's snapshot starts with room for them, instead of growing
+    /// (and moving its families) five or six times per scrape.
+    families: Vec<AtomicUsize>,
     last: Mutex<Vec<LastStatus>>,
     nut_probe: Option<crate::nut::Prober>,
 }
@@ -72,6 +76,8 @@ struct HostJob {
     index: usize,
     name: &'static str,
     collector: Arc<dyn HostCollector>,
+    /// Families to make room for (see [`Engine::families`]).
+    families: usize,
 }
 
 /// Host collectors start this many workers on the blocking pool (the
@@ -133,7 +139,7 @@ impl HostQueue {
             }
             let Some(job) = jobs.lock().ok().and_then(|mut q| q.pop_front()) else { return };
             let start = Instant::now();
-            let mut out = Snapshot::new();
+            let mut out = Snapshot { families: Vec::with_capacity(job.families) };
             let result = match catch_unwind(AssertUnwindSafe(|| job.collector.gather(&scrape, &mut out))) {
                 Ok(Ok(())) => Ok(out),
                 Ok(Err(e)) => Err(Failure::from(e)),
@@ -192,7 +198,8 @@ impl Engine {
             .iter()
             .map(|(name, _)| LastStatus { name, ..Default::default() })
             .collect();
-        Self { collectors, last: Mutex::new(last), nut_probe: None }
+        let families = collectors.iter().map(|_| AtomicUsize::new(0)).collect();
+        Self { collectors, families, last: Mutex::new(last), nut_probe: None }
     }
 
     /// The status of every collector after its last scrape.
@@ -211,7 +218,10 @@ impl Engine {
         for (index, (name, collector)) in self.collectors.iter().enumerate() {
             pending += 1;
             match collector {
-                Collector::Host(c) => host.push(HostJob { index, name, collector: c.clone() }),
+                Collector::Host(c) => {
+                    let families = self.families.get(index).map_or(0, |f| f.load(Ordering::Relaxed));
+                    host.push(HostJob { index, name, collector: c.clone(), families });
+                }
                 Collector::Async(c) => {
                     let c = c.clone();
                     let scrape = scrape.clone();
@@ -284,7 +294,12 @@ impl Engine {
         for Outcome { index, name, elapsed, result } in outcomes {
             let ok = result.is_ok();
             match result {
-                Ok(snap) => snapshots.push(snap),
+                Ok(snap) => {
+                    if let Some(f) = self.families.get(index) {
+                        f.store(snap.families.len(), Ordering::Relaxed);
+                    }
+                    snapshots.push(snap);
+                }
                 Err(Failure { message, quiet, partial }) => {
                     snapshots.extend(partial);
                     if quiet {
@@ -362,6 +377,31 @@ mod tests {
             .flat_map(|f| &f.samples)
             .find(|s| s.labels.iter().any(|(_, v)| v == collector))
             .map(|s| s.value)
+    }
+
+    struct Three;
+    impl HostCollector for Three {
+        fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
+            let room = out.families.capacity();
+            out.gauge("a", "A.", &[], 1.0);
+            out.gauge("b", "B.", &[], 1.0);
+            out.gauge("room", "Families the snapshot had room for.", &[], room as f64);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_host_snapshot_starts_with_room_for_the_families_of_the_last_scrape() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let engine = Engine::from_collectors(vec![("three", Collector::host(Three)), ("panics", Collector::host(Panics))]);
+        let room = |snaps: &[Snapshot]| {
+            snaps.iter().flat_map(|s| &s.families).find(|f| f.name == "room").map(|f| f.samples[0].value)
+        };
+        let first = rt.block_on(engine.scrape(Instant::now() + Duration::from_secs(5)));
+        assert_eq!(room(&first), Some(0.0));
+        let second = rt.block_on(engine.scrape(Instant::now() + Duration::from_secs(5)));
+        assert_eq!(room(&second), Some(3.0));
+        assert_eq!(engine.families[1].load(Ordering::Relaxed), 0, "a failed scrape leaves no hint");
     }
 
     #[test]

@@ -192,20 +192,12 @@ mod tests {
         let mut s = Snapshot::new();
         s.gauge("node_first", "F.", &[("i", "0")], 0.0);
         for i in 0..Snapshot::REUSE_WINDOW {
-            s.gauge(static_name_for_test(i), "Filler.", &[], 0.0);
+            s.gauge(format!("filler_{i}"), "Filler.", &[], 0.0);
         }
         s.gauge("node_first", "F.", &[("i", "1")], 1.0);
         assert_eq!(s.families.len(), Snapshot::REUSE_WINDOW + 2);
         let merged = merge(vec![s]);
         let first = merged.iter().find(|f| f.name == "node_first").unwrap();
         assert_eq!(first.samples.len(), 2);
-    }
-
-    fn static_name_for_test(i: usize) -> &'static str {
-        const NAMES: [&str; 24] = [
-            "f00", "f01", "f02", "f03", "f04", "f05", "f06", "f07", "f08", "f09", "f10", "f11", "f12", "f13", "f14", "f15", "f16", "f17", "f18",
-            "f19", "f20", "f21", "f22", "f23",
-        ];
-        NAMES[i]
     }
 }

@@ -526,6 +526,17 @@ mod tests {
         assert!(parse_duration("x").is_err());
     }
 
+    /// A procfs holding only `1/mountinfo`, and settings that read it with
+    /// this mount timeout; the directory lives as long as the first value.
+    fn procfs_with_mountinfo(mountinfo: &str, timeout: &str) -> (tempfile::TempDir, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("1")).unwrap();
+        std::fs::write(dir.path().join("1/mountinfo"), mountinfo).unwrap();
+        let settings =
+            parse_settings(&[format!("--path.procfs={}", dir.path().display()), format!("--collector.filesystem.mount-timeout={timeout}")]).unwrap();
+        (dir, settings)
+    }
+
     fn value(s: &Snapshot, name: &str, mountpoint: &str) -> Option<f64> {
         s.families
             .iter()
@@ -540,14 +551,10 @@ mod tests {
     /// scrapes skip that mount (device_error 1, no call) until it returns.
     #[test]
     fn local_mounts_are_stated_inline_and_a_stuck_one_is_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("1")).unwrap();
-        std::fs::write(
-            dir.path().join("1/mountinfo"),
+        let (_dir, settings) = procfs_with_mountinfo(
             "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:50 / /mnt/nas rw - nfs4 nas:/export rw\n3 1 8:2 / /data rw - xfs /dev/sda2 rw\n",
-        )
-        .unwrap();
-        let settings = parse_settings(&[format!("--path.procfs={}", dir.path().display()), "--collector.filesystem.mount-timeout=50ms".into()]).unwrap();
+            "50ms",
+        );
         let threads: Arc<Mutex<Vec<(PathBuf, std::thread::ThreadId)>>> = Arc::default();
         let seen = threads.clone();
         let block_data = Arc::new(AtomicBool::new(false));
@@ -614,14 +621,10 @@ mod tests {
     /// scrape past its deadline, and later scrapes must skip that mount.
     #[test]
     fn hung_statfs_is_abandoned_at_the_deadline_and_quarantined() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("1")).unwrap();
-        std::fs::write(
-            dir.path().join("1/mountinfo"),
+        let (_dir, settings) = procfs_with_mountinfo(
             "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:50 / /mnt/nas rw - nfs4 nas:/export rw\n3 1 8:2 / /data rw - ext4 /dev/sda2 rw\n4 1 0:5 / /proc rw - proc proc rw\n",
-        )
-        .unwrap();
-        let settings = parse_settings(&[format!("--path.procfs={}", dir.path().display()), "--collector.filesystem.mount-timeout=10s".into()]).unwrap();
+            "10s",
+        );
         let calls = Arc::new(AtomicUsize::new(0));
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let release_rx = Arc::new(Mutex::new(release_rx));

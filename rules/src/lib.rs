@@ -7,10 +7,13 @@
 //! alerts join observations against policy instead of copying numbers into
 //! every expression.
 
+pub mod alertmanager;
 pub mod duration;
 pub mod generate;
 pub mod inventory;
 pub mod promtest;
+pub mod recovery;
+pub mod ups;
 
 use std::path::{Path, PathBuf};
 
@@ -25,15 +28,13 @@ pub fn load_inventory(path: &Path) -> Result<Inventory, Error> {
 /// and the textfile metrics guide into `out_dir`; returns the paths written.
 pub fn generate(inventory: &Inventory, out_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(out_dir).map_err(|source| Error::Write { path: out_dir.to_owned(), source })?;
-    let files = [
-        (generate::RULES_FILE, generate::rules_yaml(inventory)),
-        (generate::TESTS_FILE, promtest::tests_yaml(inventory)),
-        (generate::ALERTMANAGER_FILE, generate::alertmanager_yaml(inventory)),
-        (generate::TEXTFILE_GUIDE, generate::textfile_guide(inventory)),
-    ];
+    let mut files = vec![(generate::RULES_FILE.to_owned(), generate::rules_yaml(inventory))];
+    files.extend(promtest::test_files(inventory));
+    files.push((generate::ALERTMANAGER_FILE.to_owned(), alertmanager::config(inventory)));
+    files.push((generate::TEXTFILE_GUIDE.to_owned(), generate::textfile_guide(inventory)));
     let mut written = Vec::new();
     for (name, content) in files {
-        let path = out_dir.join(name);
+        let path = out_dir.join(&name);
         std::fs::write(&path, content).map_err(|source| Error::Write { path: path.clone(), source })?;
         written.push(path);
     }

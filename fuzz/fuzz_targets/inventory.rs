@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use homelab_fuzz::text;
-use homelab_rules::{generate, promtest, Inventory};
+use homelab_rules::{generate, promtest, recovery, Inventory};
 use libfuzzer_sys::fuzz_target;
 
 fn yaml(what: &str, generated: &str) -> serde_yaml_ng::Value {
@@ -33,16 +33,20 @@ fuzz_target!(|data: &[u8]| {
     };
     for s in &inv.services {
         let _ = inv.tier_of(s);
-        let _ = generate::up_expr(s);
-        let _ = generate::backup_expr(s);
-        let _ = generate::down_window(&inv, s);
+        let _ = recovery::up_expr(&inv, s);
+        for b in &s.backups {
+            let _ = recovery::backup_expr(s, b);
+            let _ = recovery::backup_status_expr(s, b);
+        }
     }
     let rules = yaml("rule file", &generate::rules_yaml(&inv));
     assert!(
         rules.get("groups").is_some_and(|g| g.is_sequence()),
         "rule file without groups"
     );
-    yaml("promtool tests", &promtest::tests_yaml(&inv));
+    for (name, tests) in promtest::test_files(&inv) {
+        yaml(&name, &tests);
+    }
     yaml(
         "Alertmanager configuration",
         &generate::alertmanager_yaml(&inv),

@@ -24,6 +24,10 @@ use crate::recovery::{queried_duration, service_labels};
 struct TestFile {
     rule_files: Vec<String>,
     evaluation_interval: String,
+    /// Without it promtool evaluates the groups of one instant in a random
+    /// order, and an alert that reads another group's recorded series is a
+    /// step late now and then.
+    group_eval_order: Vec<String>,
     tests: Vec<TestGroup>,
 }
 
@@ -95,9 +99,14 @@ fn render(template: &str, labels: &BTreeMap<String, String>, value: f64, queried
 
 /// The rule of `alertname` that applies to series with these labels: where
 /// an alert has one rule per tier, the one that selects the tier.
-fn rule_for<'a>(rules: &'a [&'a Rule], alertname: &str, labels: &[(&str, String)]) -> Option<&'a Rule> {
+/// (BackupMissing has one rule per deadline: `hint` is text of its
+/// expression.)
+fn rule_for<'a>(rules: &'a [&'a Rule], alertname: &str, labels: &[(&str, String)], hint: Option<&str>) -> Option<&'a Rule> {
     let tier = labels.iter().find(|(k, _)| *k == "tier").map(|(_, v)| format!("tier={}", q(v)));
     let named: Vec<&Rule> = rules.iter().copied().filter(|r| r.alert.as_deref() == Some(alertname)).collect();
+    if let Some(h) = hint {
+        return named.into_iter().find(|r| r.expr.contains(h));
+    }
     named.iter().copied().find(|r| tier.as_ref().is_some_and(|t| r.expr.contains(t.as_str()))).or_else(|| named.first().copied())
 }
 
@@ -110,7 +119,12 @@ impl Expect<'_> {
     /// The expected alert with these labels and value; `queried` gives the
     /// values its annotations ask Prometheus for.
     fn alert(&self, alertname: &str, labels: &[(&str, String)], value: f64, queried: &Queried) -> ExpAlert {
-        let rule = rule_for(&self.rules, alertname, labels);
+        self.alert_of(alertname, None, labels, value, queried)
+    }
+
+    /// As `alert`, from the rule of `alertname` whose expression holds `hint`.
+    fn alert_of(&self, alertname: &str, hint: Option<&str>, labels: &[(&str, String)], value: f64, queried: &Queried) -> ExpAlert {
+        let rule = rule_for(&self.rules, alertname, labels, hint);
         let mut l: BTreeMap<String, String> = labels.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
         if let Some(r) = rule {
             l.extend(r.labels.clone());
@@ -132,6 +146,11 @@ fn at(secs: u64) -> String {
 fn test(eval: u64, alertname: &str, exp_alerts: Vec<ExpAlert>) -> AlertTest {
     AlertTest { eval_time: at(eval), alertname: alertname.into(), exp_alerts }
 }
+
+/// The step of the groups that check one situation each (UPS, host,
+/// container and Proxmox cases, backups, drills): their times are
+/// multiples of it.
+const CASE_STEP: u64 = 300;
 
 /// Evaluation intervals a group may run at, finest first.
 const STEPS: [u64; 5] = [60, 300, 900, 3600, 6 * 3600];
@@ -323,7 +342,11 @@ fn missing_group(inv: &Inventory, ex: &Expect<'_>) -> Option<(u64, TestGroup)> {
     let tests = times
         .iter()
         .map(|&t| {
-            let exp = all.iter().filter(|(_, b)| b.deadline().secs() <= t).map(|(s, b)| ex.alert("BackupMissing", &backup_labels(s, b), b.deadline().secs() as f64, &Vec::new())).collect();
+            let exp = all.iter().filter(|(_, b)| b.deadline().secs() <= t).map(|(s, b)| {
+                    let hint = format!("== {})", b.deadline().secs());
+                    ex.alert_of("BackupMissing", Some(&hint), &backup_labels(s, b), b.deadline().secs() as f64, &Vec::new())
+                })
+                .collect();
             test(t, "BackupMissing", exp)
         })
         .collect();
@@ -344,18 +367,18 @@ fn unknown_groups(inv: &Inventory, ex: &Expect<'_>) -> Vec<TestGroup> {
             interval: "1m".into(),
             input_series: inputs.into_vec(),
             alert_rule_test: vec![
-                test(14 * 60, "ServiceStateUnknown", vec![]),
-                test(16 * 60, "ServiceStateUnknown", unknown),
-                test(16 * 60, "ServiceDown", vec![]),
-                test(16 * 60, "ServiceDownBeyondRTO", vec![]),
-                test(16 * 60, "ExporterAbsent", vec![]),
+                test(10 * 60, "ServiceStateUnknown", vec![]),
+                test(15 * 60, "ServiceStateUnknown", unknown),
+                test(15 * 60, "ServiceDown", vec![]),
+                test(15 * 60, "ServiceDownBeyondRTO", vec![]),
+                test(15 * 60, "ExporterAbsent", vec![]),
             ],
         },
         TestGroup {
             name: "nothing scraped".into(),
             interval: "1m".into(),
             input_series: vec![],
-            alert_rule_test: vec![test(9 * 60, "ExporterAbsent", vec![]), test(11 * 60, "ExporterAbsent", absent), test(0, "Watchdog", vec![ex.simple("Watchdog", &[], 1.0)])],
+            alert_rule_test: vec![test(5 * 60, "ExporterAbsent", vec![]), test(10 * 60, "ExporterAbsent", absent), test(0, "Watchdog", vec![ex.simple("Watchdog", &[], 1.0)])],
         },
     ]
 }
@@ -383,8 +406,8 @@ fn drill_group(inv: &Inventory, ex: &Expect<'_>) -> Option<TestGroup> {
         interval: "1m".into(),
         input_series: series,
         alert_rule_test: vec![
-            test(59 * 60, "RestoreDrillOverdue", vec![]),
-            test(61 * 60, "RestoreDrillOverdue", overdue),
+            test(55 * 60, "RestoreDrillOverdue", vec![]),
+            test(65 * 60, "RestoreDrillOverdue", overdue),
             test(5 * 60, "RestoreDrillSlowerThanRTO", vec![ex.simple("RestoreDrillSlowerThanRTO", &[("service", &slow.name), ("tier", &slow.tier)], too_long as f64)]),
         ],
     })
@@ -453,7 +476,7 @@ fn ups_groups(inv: &Inventory, ex: &Expect<'_>) -> Vec<TestGroup> {
                 test(15 * 60, "UPSOverload", vec![]),
                 test(5 * 60, "UPSRuntimeBelowShutdownBudget", vec![ex.alert("UPSRuntimeBelowShutdownBudget", &id, low as f64, &queried)]),
                 test(5 * 60, "UPSBatteryCannotCoverBudget", vec![]),
-                test((before_inhibit / 60 + 2) * 60, "NodeOnUPSBattery", powered),
+                test((before_inhibit + 60).div_ceil(CASE_STEP) * CASE_STEP, "NodeOnUPSBattery", powered),
             ],
         });
         out.push(TestGroup {
@@ -695,6 +718,7 @@ pub fn test_file_name(step: u64) -> String {
 /// Every test file: (name, YAML), the one-minute file first.
 pub fn test_files(inv: &Inventory) -> Vec<(String, String)> {
     let file = rule_file(inv);
+    let group_order: Vec<String> = file.groups.iter().map(|g| g.name.clone()).collect();
     let ex = Expect { rules: file.groups.iter().flat_map(|g| &g.rules).collect() };
     let mut by_step: BTreeMap<u64, Vec<TestGroup>> = BTreeMap::new();
     // Tiers that resolve at the same step share a group.
@@ -708,7 +732,8 @@ pub fn test_files(inv: &Inventory) -> Vec<(String, String)> {
     for (e, tiers) in &tiers_by_step {
         by_step.entry(*e).or_default().push(rto_group(inv, &ex, *e, tiers));
     }
-    let minute = by_step.entry(60).or_default();
+    // Groups whose times are all multiples of five minutes run at that step.
+    let minute = by_step.entry(CASE_STEP).or_default();
     minute.extend(backup_group(inv, &ex));
     minute.extend(unknown_groups(inv, &ex));
     minute.extend(drill_group(inv, &ex));
@@ -722,7 +747,7 @@ pub fn test_files(inv: &Inventory) -> Vec<(String, String)> {
         .into_iter()
         .map(|(step, tests)| {
             let name = test_file_name(step);
-            let file = TestFile { rule_files: vec![RULES_FILE.into()], evaluation_interval: at(step), tests };
+            let file = TestFile { rule_files: vec![RULES_FILE.into()], evaluation_interval: at(step), group_eval_order: group_order.clone(), tests };
             let yaml = format!("# Generated by `homelab-exporter rules`: promtool unit tests of {RULES_FILE}. Run: promtool test rules homelab-rules*.test.yml\n{}", serde_yaml_ng::to_string(&file).unwrap_or_default());
             (name, yaml)
         })

@@ -16,7 +16,8 @@ use crate::grafana::{Board, Panel, Query, GREEN, ORANGE, RED};
 
 /// Fraction of the RTO after which `ServiceDownHalfRTO` warns.
 const RTO_WARNING: f64 = 0.5;
-/// Fraction of the RPO after which `BackupAgeNearRPO` warns.
+/// Fraction of the RPO from which a backup's age is shown orange (no alert
+/// fires there: a backup on schedule may reach it every cycle).
 const RPO_WARNING: f64 = 0.75;
 
 fn where_it_runs(s: &Service) -> String {
@@ -24,16 +25,20 @@ fn where_it_runs(s: &Service) -> String {
         RunsOn::ProxmoxGuest {
             proxmox_guest,
             kind,
+            cluster,
+            ..
         } => format!(
-            "Proxmox {} {proxmox_guest}",
+            "Proxmox {} {proxmox_guest}{}",
             if matches!(kind, homelab_rules::inventory::GuestKind::Lxc) {
                 "container"
             } else {
                 "VM"
-            }
+            },
+            cluster.as_ref().map(|c| format!(" of cluster {c}")).unwrap_or_default()
         ),
         RunsOn::Container { container, node } => format!("container {container} on {node}"),
         RunsOn::Probe { probe } => format!("probed at {probe}"),
+        RunsOn::Node { node } => format!("node {node}"),
     }
 }
 
@@ -125,12 +130,13 @@ pub fn board(inv: &Inventory) -> Board {
         b.row("Power");
         for u in &inv.ups {
             let ups = quote(&u.name);
+            let sel = format!("ups={ups},node={}", quote(&u.node));
             let budget = u.shutdown_budget.secs() as f64;
             let margin = inv.settings.ups_runtime_margin.secs() as f64;
             b.add(
                 Panel::stat(format!("UPS {}: power", u.name), 6)
                     .describe(format!("On line or on battery (nut_ups_status, flag OB). Read by the exporter on {}.", u.node))
-                    .query(Query::instant(format!("max(nut_ups_status{{ups={ups},status=\"OB\"}})"), ""))
+                    .query(Query::instant(format!("homelab:ups_on_battery{{{sel}}}"), ""))
                     .map_value("0", "on line", GREEN)
                     .map_value("1", "on battery", RED)
                     .no_value("no data"),
@@ -138,7 +144,7 @@ pub fn board(inv: &Inventory) -> Board {
             b.add(
                 Panel::stat(format!("UPS {}: charge", u.name), 6)
                     .query(Query::instant(
-                        format!("nut_battery_charge{{ups={ups}}}"),
+                        format!("homelab:ups_charge_ratio{{{sel}}}"),
                         "",
                     ))
                     .unit("percentunit")
@@ -154,7 +160,7 @@ pub fn board(inv: &Inventory) -> Board {
                         u.shutdown_budget,
                         inv.settings.ups_runtime_margin
                     ))
-                    .query(Query::instant(format!("nut_battery_runtime_seconds{{ups={ups}}}"), ""))
+                    .query(Query::instant(format!("homelab:ups_runtime_seconds{{{sel}}}"), ""))
                     .unit("s")
                     .base(RED)
                     .step(budget, ORANGE)
@@ -163,7 +169,7 @@ pub fn board(inv: &Inventory) -> Board {
             b.add(
                 Panel::stat(format!("UPS {}: runtime beyond budget", u.name), 6)
                     .describe("Runtime left after a clean shutdown of everything it powers (runtime minus homelab:ups_shutdown_budget_seconds).")
-                    .query(Query::instant(format!("nut_battery_runtime_seconds{{ups={ups}}} - on(ups) homelab:ups_shutdown_budget_seconds{{ups={ups}}}"), ""))
+                    .query(Query::instant(format!("homelab:ups_runtime_seconds{{{sel}}} - on(ups, node) homelab:ups_shutdown_budget_seconds{{{sel}}}"), ""))
                     .unit("s")
                     .base(RED)
                     .step(0.0, ORANGE)
@@ -188,10 +194,10 @@ fn service_row(b: &mut Board, inv: &Inventory, s: &Service) {
     let name = quote(&s.name);
     let rto = tier.rto.secs() as f64;
     let rpo = tier.rpo.secs() as f64;
-    let backed_up = s
-        .backup
-        .as_ref()
-        .is_some_and(|b| b.proxmox || b.textfile.is_some());
+    let backed_up = !s.backups.is_empty();
+    // Unknown (nothing ever said whether it is up) shows as no value, not
+    // as "down for 0s".
+    let known_zero = format!("(homelab:service_up{{service={name}}} * 0)");
     b.row(format!(
         "{} ({} tier: RTO {}, RPO {}) · {}",
         s.name,
@@ -216,28 +222,30 @@ fn service_row(b: &mut Board, inv: &Inventory, s: &Service) {
             .base(ORANGE),
     );
     b.add(
-        Panel::stat(format!("Down for (RTO {})", tier.rto), 5)
-            .describe("How long the service has been down; 0 while it is up. Orange from half of the RTO, red past it.")
-            .query(Query::instant(format!("homelab:service_down_seconds{{service={name}}} or vector(0)"), ""))
+        Panel::stat(format!("Down for (RTO {})", tier.rto), 4)
+            .describe("How long the service has been down; 0 while it is up, no value while its state is unknown. Orange from half of the RTO, red past it.")
+            .query(Query::instant(format!("homelab:service_down_seconds{{service={name}}} or {known_zero}"), ""))
             .unit("s")
             .step(RTO_WARNING * rto, ORANGE)
-            .step(rto, RED),
+            .step(rto, RED)
+            .no_value("unknown"),
     );
     b.add(
-        Panel::stat("RTO budget left", 5)
+        Panel::stat("RTO budget left", 4)
             .describe("Share of the recovery time objective not yet spent down.")
             .query(Query::instant(
-                format!("1 - (homelab:service_down_seconds{{service={name}}} or vector(0)) / scalar(homelab:service_rto_seconds{{service={name}}})"),
+                format!("1 - (homelab:service_down_seconds{{service={name}}} or {known_zero}) / scalar(homelab:service_rto_seconds{{service={name}}})"),
                 "",
             ))
             .unit("percentunit")
             .base(RED)
             .step(0.0001, ORANGE)
-            .step(1.0 - RTO_WARNING, GREEN),
+            .step(1.0 - RTO_WARNING, GREEN)
+            .no_value("unknown"),
     );
     if backed_up {
         b.add(
-            Panel::stat(format!("Newest backup (RPO {})", tier.rpo), 5)
+            Panel::stat(format!("Newest backup (RPO {})", tier.rpo), 4)
                 .describe("Age of the newest successful backup. Orange from 75 % of the RPO, red past it.")
                 .query(Query::instant(format!("homelab:service_backup_age_seconds{{service={name}}}"), ""))
                 .unit("s")
@@ -246,7 +254,7 @@ fn service_row(b: &mut Board, inv: &Inventory, s: &Service) {
                 .no_value("no backup known"),
         );
         b.add(
-            Panel::stat("RPO budget left", 5)
+            Panel::stat("RPO budget left", 4)
                 .describe("Share of the recovery point objective not yet used up by the newest backup's age.")
                 .query(Query::instant(
                     format!("1 - homelab:service_backup_age_seconds{{service={name}}} / on(service) homelab:service_rpo_seconds{{service={name}}}"),
@@ -257,6 +265,15 @@ fn service_row(b: &mut Board, inv: &Inventory, s: &Service) {
                 .step(0.0001, ORANGE)
                 .step(1.0 - RPO_WARNING, GREEN)
                 .no_value("no backup known"),
+        );
+        let drill = inv.settings.restore_drill_interval;
+        b.add(
+            Panel::stat(format!("Last restore drill (every {drill})"), 4)
+                .describe("Time since a restore of this service was last tested and worked (restore_drill_last_success_timestamp_seconds, written by the drill script). Red past the drill interval.")
+                .query(Query::instant(format!("time() - max(restore_drill_last_success_timestamp_seconds{{service={name}}})"), ""))
+                .unit("s")
+                .step(drill.secs() as f64, RED)
+                .no_value("never"),
         );
     }
 }

@@ -6,7 +6,7 @@
 //! is not used, because Prometheus renames it to `exported_node` when the
 //! scrape target carries the inventory's `node` label.
 
-use homelab_rules::inventory::RunsOn;
+use homelab_rules::inventory::{BackupSource, RunsOn};
 use homelab_rules::Inventory;
 
 use crate::grafana::{Board, Panel, Query, GREEN, ORANGE, RED};
@@ -22,7 +22,7 @@ pub fn applies(inv: &Inventory) -> bool {
         .any(|n| matches!(n.kind, homelab_rules::inventory::NodeKind::Proxmox))
         || inv.services.iter().any(|s| {
             matches!(s.runs_on, RunsOn::ProxmoxGuest { .. })
-                || s.backup.as_ref().is_some_and(|b| b.proxmox)
+                || s.backups.iter().any(|b| b.source == BackupSource::Proxmox)
         })
 }
 
@@ -175,19 +175,19 @@ pub fn board(inv: &Inventory) -> Board {
     let guarded: Vec<String> = inv
         .services
         .iter()
-        .filter(|s| s.backup.as_ref().is_some_and(|b| b.proxmox))
+        .filter(|s| s.backups.iter().any(|b| b.source == BackupSource::Proxmox))
         .map(|s| regex_escape(&s.name))
         .collect();
     if !guarded.is_empty() {
         b.add(
             Panel::bargauge("Backup age against RPO")
-                .describe("Services of the inventory backed up by Proxmox: age of the newest backup of their guest as a share of their tier's RPO. Orange from 75 %, red past it.")
+                .describe("Services of the inventory backed up by Proxmox: age of the newest Proxmox backup of their guest (their other backups are not counted here) as a share of their tier's RPO. Orange from 75 %, red past it.")
                 .unit("percentunit")
                 .range(0.0, 1.0)
                 .step(0.75, ORANGE)
                 .step(1.0, RED)
                 .query(Query::instant(
-                    format!("homelab:service_backup_age_seconds{{service=~\"{}\"}} / on(service) homelab:service_rpo_seconds", guarded.join("|")),
+                    format!("homelab:backup_age_seconds{{source=\"proxmox\",service=~\"{}\"}} / on(service) group_left() homelab:service_rpo_seconds", guarded.join("|")),
                     "{{service}}",
                 )),
         );

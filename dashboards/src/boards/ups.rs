@@ -6,7 +6,8 @@ use homelab_rules::Inventory;
 
 use crate::grafana::{Board, Panel, Query, Variable, BLUE, GREEN, ORANGE, RED};
 
-const S: &str = "ups=\"$ups\"";
+/// One UPS as read by one node: other exporters may read the same upsd.
+const S: &str = "ups=\"$ups\",node=\"$node\"";
 
 /// The status flags worth a colour, NUT's words and what they mean.
 const FLAGS: [(&str, &str, &str); 8] = [
@@ -35,6 +36,12 @@ pub fn board(inv: &Inventory) -> Board {
         "UPS",
         "nut_ups_status{job=~\"$job\"}",
         "ups",
+    ));
+    b.variable(Variable::single(
+        "node",
+        "Read by",
+        "nut_ups_status{job=~\"$job\",ups=\"$ups\"}",
+        "node",
     ));
 
     for (flag, meaning, colour) in FLAGS {
@@ -73,7 +80,7 @@ pub fn board(inv: &Inventory) -> Board {
             .base(RED)
             .step(0.0, ORANGE)
             .step(margin, GREEN)
-            .query(Query::instant(format!("nut_battery_runtime_seconds{{{S}}} - on(ups) homelab:ups_shutdown_budget_seconds{{{S}}}"), "")),
+            .query(Query::instant(format!("nut_battery_runtime_seconds{{{S}}} - on(ups, node) homelab:ups_shutdown_budget_seconds{{{S}}}"), "")),
     );
     b.add(
         Panel::stat("Load", 5)

@@ -36,8 +36,12 @@ fn promtool_checks_the_generated_rules() {
 
 #[test]
 fn promtool_unit_tests_of_the_generated_rules_pass() {
-    let (dir, _) = generated();
-    let out = run("promtool", "prometheus", &["test", "rules", "homelab-rules.test.yml"], dir.path());
+    let (dir, files) = generated();
+    let tests: Vec<String> = files.iter().filter_map(|f| f.file_name()?.to_str().filter(|n| n.ends_with(".test.yml")).map(str::to_owned)).collect();
+    assert!(!tests.is_empty());
+    let mut args = vec!["test", "rules"];
+    args.extend(tests.iter().map(String::as_str));
+    let out = run("promtool", "prometheus", &args, dir.path());
     println!("{out}");
 }
 

@@ -42,7 +42,7 @@ pub const INHIBITIONS: &[Inhibition] = &[
     Inhibition { why: "A target that cannot be scraped has no collectors to report.", source: &["alertname=\"ExporterDown\""], target: &["alertname=\"ExporterCollectorFailing\""], equal: &["instance"] },
     Inhibition {
         why: "A node that cannot be scraped explains why its services and containers look down; the RTO alerts (ServiceDownHalfRTO, ServiceDownBeyondRTO) still reach you, because the budget runs whatever the cause.",
-        source: &["alertname=\"ExporterDown\"", "node=~\".+\""],
+        source: &["alertname=~\"ExporterDown|ExporterAbsent\"", "node=~\".+\""],
         target: &["alertname=~\"ServiceDown|ServiceStateUnknown|ContainerNotRunning|ContainerUnhealthy\""],
         equal: &["node"],
     },

@@ -32,6 +32,7 @@ pub fn generate(inventory: &Inventory, out_dir: &Path) -> Result<Vec<PathBuf>, E
     files.extend(promtest::test_files(inventory));
     files.push((generate::ALERTMANAGER_FILE.to_owned(), alertmanager::config(inventory)));
     files.push((generate::TEXTFILE_GUIDE.to_owned(), generate::textfile_guide(inventory)));
+    files.push((generate::ALERTS_REFERENCE.to_owned(), generate::alerts_reference(inventory)));
     let mut written = Vec::new();
     for (name, content) in files {
         let path = out_dir.join(&name);

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod scenarios;
+
 fn example() -> homelab_rules::Inventory {
     homelab_rules::load_inventory(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab.yaml")).unwrap()
 }
@@ -57,7 +59,7 @@ fn amtool_checks_the_generated_alertmanager_config() {
 pub fn referenced_metrics(rules_yaml: &str) -> Vec<String> {
     const NOT_METRICS: &[&str] = &[
         "max", "min", "sum", "avg", "by", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "time", "timestamp", "vector",
-        "max_over_time", "min_over_time", "predict_linear", "increase", "rate", "bool", "offset",
+        "max_over_time", "min_over_time", "avg_over_time", "last_over_time", "predict_linear", "increase", "rate", "bool", "offset", "without", "absent",
     ];
     let mut out = std::collections::BTreeSet::new();
     for line in rules_yaml.lines() {
@@ -85,7 +87,7 @@ pub fn referenced_metrics(rules_yaml: &str) -> Vec<String> {
         }
     }
     // Labels in by()/on()/ignoring() lists.
-    for label in ["service", "instance", "collector", "ups", "state", "name", "tier", "id", "node"] {
+    for label in ["service", "instance", "collector", "ups", "state", "name", "tier", "id", "node", "backup", "source"] {
         out.remove(label);
     }
     out.into_iter().collect()

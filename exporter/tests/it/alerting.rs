@@ -21,7 +21,7 @@ use crate::common::{free_port, http_get, Exporter};
 use crate::nut::{NutServer, UPS1_DEV};
 
 /// A process killed (by pid) when dropped.
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -30,7 +30,7 @@ impl Drop for Proc {
     }
 }
 
-fn require(program: &str, package: &str) -> bool {
+pub(crate) fn require(program: &str, package: &str) -> bool {
     if Path::new(program).exists() {
         return true;
     }
@@ -43,15 +43,15 @@ fn require(program: &str, package: &str) -> bool {
 }
 
 /// A webhook receiver: records every POST body, answers 200.
-struct Webhook {
-    port: u16,
-    bodies: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Webhook {
+    pub(crate) port: u16,
+    pub(crate) bodies: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Webhook {
-    fn start() -> Webhook {
+    pub(crate) fn start() -> Webhook {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -94,7 +94,7 @@ impl Webhook {
         Webhook { port, bodies, stop, thread: Some(thread) }
     }
 
-    fn received(&self) -> String {
+    pub(crate) fn received(&self) -> String {
         self.bodies.lock().unwrap().join("\n")
     }
 }
@@ -108,7 +108,7 @@ impl Drop for Webhook {
     }
 }
 
-fn wait_until(what: &str, limit: Duration, logs: &dyn Fn() -> String, mut check: impl FnMut() -> Option<String>) -> String {
+pub(crate) fn wait_until(what: &str, limit: Duration, logs: &dyn Fn() -> String, mut check: impl FnMut() -> Option<String>) -> String {
     let start = Instant::now();
     loop {
         if let Some(v) = check() {
@@ -120,7 +120,7 @@ fn wait_until(what: &str, limit: Duration, logs: &dyn Fn() -> String, mut check:
 }
 
 /// `GET /api/v1/query?query=EXPR`: status and JSON body.
-fn prometheus_query(port: u16, expr: &str) -> (u16, serde_json::Value) {
+pub(crate) fn prometheus_query(port: u16, expr: &str) -> (u16, serde_json::Value) {
     let mut encoded = String::new();
     for b in expr.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -142,7 +142,7 @@ fn prometheus_query(port: u16, expr: &str) -> (u16, serde_json::Value) {
 }
 
 /// The names of the alerts in `state` from Prometheus's /api/v1/alerts.
-fn alerts(port: u16, state: &str) -> Vec<String> {
+pub(crate) fn alerts(port: u16, state: &str) -> Vec<String> {
     let (status, _, body) = http_get(port, "/api/v1/alerts", &[]);
     if status != 200 {
         return Vec::new();

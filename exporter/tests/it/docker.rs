@@ -251,7 +251,7 @@ impl Dockerd {
     }
 
     /// `docker run -d --network none ARGS` → the full id.
-    fn run(&self, args: &[&str]) -> String {
+    pub(crate) fn run(&self, args: &[&str]) -> String {
         let mut all = vec!["run", "-d", "--network", "none"];
         all.extend_from_slice(args);
         self.docker(&all)
@@ -270,7 +270,7 @@ impl Dockerd {
         json(&body)
     }
 
-    fn host_flag(&self) -> String {
+    pub(crate) fn host_flag(&self) -> String {
         format!("--collector.docker.host=unix://{}", self.sock.display())
     }
 }

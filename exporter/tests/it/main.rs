@@ -16,4 +16,5 @@ mod nut;
 mod nut_tls;
 mod packaging;
 mod proxmox;
+mod recovery;
 mod webconfig;

@@ -141,12 +141,27 @@ pub(crate) fn prometheus_query(port: u16, expr: &str) -> (u16, serde_json::Value
     (status, serde_json::from_str(body).unwrap_or_else(|_| serde_json::Value::String(body.to_owned())))
 }
 
-/// The names of the alerts in `state` from Prometheus's /api/v1/alerts.
-pub(crate) fn alerts(port: u16, state: &str) -> Vec<String> {
-    let (status, _, body) = http_get(port, "/api/v1/alerts", &[]);
-    if status != 200 {
+/// `GET path` in HTTP/1.0, so that Go's servers answer unchunked; the body,
+/// or empty when the server does not answer.
+pub(crate) fn get(port: u16, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return Vec::new() };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    if write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
         return Vec::new();
     }
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    match reply.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) if reply.starts_with(b"HTTP/1.1 200") || reply.starts_with(b"HTTP/1.0 200") => reply[i + 4..].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// The names of the alerts in `state` from Prometheus's /api/v1/alerts.
+pub(crate) fn alerts(port: u16, state: &str) -> Vec<String> {
+    // Unchunked: a long list comes chunked over HTTP/1.1.
+    let body = get(port, "/api/v1/alerts");
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     v["data"]["alerts"]
         .as_array()
@@ -307,7 +322,9 @@ fn prometheus_fires_ups_and_rpo_alerts_and_alertmanager_delivers_them() {
 
     let delivered = wait_until("Alertmanager to deliver the alerts to the webhook", Duration::from_secs(60), &logs, || {
         let r = hook.received();
-        (r.contains("UPSRuntimeBelowShutdownBudget") && r.contains("BackupAgeOverRPO") && r.contains("UPSOnBattery")).then_some(r)
+        // UPSOnBattery may be inhibited by the critical runtime alert of the
+        // same UPS (the generated inhibitions), so it need not arrive.
+        (r.contains("UPSRuntimeBelowShutdownBudget") && r.contains("BackupAgeOverRPO")).then_some(r)
     });
     assert!(delivered.contains("\"ups\":\"ups1\""), "{delivered}");
     assert!(delivered.contains("\"service\":\"notes\""), "{delivered}");

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::alerting::{prometheus_query, require, wait_until, Proc, Webhook};
+use crate::alerting::{get, prometheus_query, require, wait_until, Proc, Webhook};
 use crate::common::{free_port, Exporter};
 use crate::docker::Dockerd;
 
@@ -64,23 +64,6 @@ fn start_prometheus(d: &Path, port: u16) -> Proc {
         std::thread::sleep(Duration::from_millis(100));
     }
     p
-}
-
-/// `GET path` in HTTP/1.0, so that Go's servers answer unchunked; the body,
-/// or empty when the server does not answer.
-fn get(port: u16, path: &str) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return Vec::new() };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
-    if write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
-        return Vec::new();
-    }
-    let mut reply = Vec::new();
-    let _ = s.read_to_end(&mut reply);
-    match reply.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(i) if reply.starts_with(b"HTTP/1.1 200") || reply.starts_with(b"HTTP/1.0 200") => reply[i + 4..].to_vec(),
-        _ => Vec::new(),
-    }
 }
 
 /// Alertmanager's view of the alerts named `alertname`: (labels, state,

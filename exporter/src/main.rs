@@ -165,9 +165,18 @@ fn run_targets(args: &[String]) -> ExitCode {
     };
     match homelab_rules::load_inventory(&a.inventory) {
         Ok(inv) => {
+            use std::io::Write;
             let json = homelab_rules::file_sd_targets(&inv);
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
-            ExitCode::SUCCESS
+            let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+            match writeln!(std::io::stdout().lock(), "{text}") {
+                Ok(()) => ExitCode::SUCCESS,
+                // `targets | head`: the reader has what it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: writing the targets: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -282,3 +282,50 @@ fn a_dead_node_pages_its_services_rto_alerts_with_the_promised_inhibitions() {
     drop(prom);
     drop(pi);
 }
+
+// ------------------------------------------------- the generator's command line
+
+/// `homelab-exporter targets | head`: the reader closes the pipe; the
+/// generator exits without a panic.
+#[test]
+fn targets_into_a_closed_pipe_exits_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let inventory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/examples/homelab.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_homelab-exporter"))
+        .args(["targets", "--inventory"])
+        .arg(&inventory)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+}
+
+/// Each malformed inventory: exit status 2 and a message naming the file,
+/// the line and the key.
+#[test]
+fn malformed_inventories_exit_2_naming_file_line_and_key() {
+    const GOOD: &str = "tiers:\n  critical: {rto: 4h, rpo: 1h}\nnodes:\n  - {name: nas, kind: synology}\nservices:\n  - name: nextcloud\n    tier: critical\n    runs_on: {container: nextcloud, node: nas}\nups:\n  - {name: ups, node: nas, powers: [nas], shutdown_budget: 5m}\n";
+    let cases: &[(&str, String, usize, &str)] = &[
+        ("a key twice", GOOD.replace("{rto: 4h, rpo: 1h}", "{rto: 4h, rpo: 1h, rpo: 2h}"), 2, "rpo"),
+        ("a tier twice", GOOD.replace("  critical: {rto: 4h, rpo: 1h}\n", "  critical: {rto: 4h, rpo: 1h}\n  critical: {rto: 1d, rpo: 1d}\n"), 2, "critical"),
+        ("two UPSes called ups on one node", GOOD.replace("shutdown_budget: 5m}\n", "shutdown_budget: 5m}\n  - {name: ups, node: nas, shutdown_budget: 2m}\n"), 11, "ups.ups.name"),
+        ("rto: 200y", GOOD.replace("rto: 4h", "rto: 200y"), 2, "tiers.critical.rto"),
+        ("shutdown_budget: 0s", GOOD.replace("shutdown_budget: 5m", "shutdown_budget: 0s"), 10, "shutdown_budget"),
+        ("a runs_on of no known shape", GOOD.replace("{container: nextcloud, node: nas}", "[nextcloud, nas]"), 8, "accepted forms"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (what, text, line, key) in cases {
+        let file = dir.path().join("homelab.yaml");
+        std::fs::write(&file, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_homelab-exporter")).args(["rules", "--inventory"]).arg(&file).arg("--out").arg(dir.path().join("out")).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(stderr.contains(&format!("{}:{line}:", file.display())), "{what}: no file and line {line}: {stderr}");
+        assert!(stderr.contains(key), "{what}: the key {key} is not named: {stderr}");
+        assert!(!dir.path().join("out").exists(), "{what}: files were written from a refused inventory");
+    }
+}

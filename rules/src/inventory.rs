@@ -520,7 +520,7 @@ impl Locator<'_> {
         // A shape error is placed at the service it belongs to: point at
         // its runs_on.
         if line > 0 && detail.contains("runs_on") {
-            line = line_of_key_after(&self.text, line, "runs_on");
+            line = line_of_key_after(self.text, line, "runs_on");
         }
         self.at(line, detail)
     }

@@ -161,7 +161,7 @@ const STEPS: [u64; 5] = [60, 300, 900, 3600, 6 * 3600];
 fn step_for(inv: &Inventory, horizon: u64, finest: u64) -> u64 {
     let memory = inv.settings.state_memory.secs();
     let fits = |e: u64| e * 2 <= memory && e <= finest.max(60);
-    STEPS.iter().copied().filter(|e| fits(*e)).find(|e| horizon / e <= 600).unwrap_or_else(|| STEPS.iter().copied().filter(|e| fits(*e)).last().unwrap_or(60))
+    STEPS.iter().copied().filter(|e| fits(*e)).find(|e| horizon / e <= 600).unwrap_or_else(|| STEPS.iter().copied().rfind(|e| fits(*e)).unwrap_or(60))
 }
 
 /// `n` samples of a value: promtool's `VxN` means N+1 samples.

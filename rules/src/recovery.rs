@@ -134,7 +134,7 @@ fn service_state(inv: &Inventory) -> Vec<Rule> {
         }
         state.push_str(&format!("\nor on() (0 * max(last_over_time(homelab:service_up{{service={svc}}}[{memory}])))"));
         rules.push(record("homelab:service_up", state, &labels));
-        if let Some(RunsOn::ProxmoxGuest { proxmox_guest, .. }) = Some(&s.runs_on) {
+        if let RunsOn::ProxmoxGuest { proxmox_guest, .. } = &s.runs_on {
             // Replication jobs are named <vmid>-<n>.
             rules.push(record(
                 "homelab:service_replication_age_seconds",

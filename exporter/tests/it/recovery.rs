@@ -182,17 +182,15 @@ fn a_dead_node_pages_its_services_rto_alerts_with_the_promised_inhibitions() {
         let own = get(prom_port, "/metrics");
         let notifier: Vec<String> = String::from_utf8_lossy(&own).lines().filter(|l| l.starts_with("prometheus_notifications")).map(str::to_owned).collect();
         format!(
-            "--- prometheus notifier\n{}\n--- rules not ok\n{}\n{}",
+            "--- prometheus notifier\n{}\n--- rules not ok\n{}\n--- prometheus alerts\n{}\n--- alertmanager alerts\n{}\n--- webhook\n{}\n--- alertmanager.log\n{}\n--- prometheus.log (tail)\n{}",
             notifier.join("\n"),
             broken.join("\n"),
-            format!(
-            "--- prometheus alerts\n{}\n--- alertmanager alerts\n{}\n--- webhook\n{}\n--- alertmanager.log\n{}\n--- prometheus.log (tail)\n{}",
             alerts.join("\n"),
             String::from_utf8_lossy(&am),
             hook.received(),
             std::fs::read_to_string(d.join("alertmanager.log")).unwrap_or_default(),
             std::fs::read_to_string(d.join("prometheus.log")).unwrap_or_default().lines().rev().take(30).collect::<Vec<_>>().join("\n")
-        ))
+        )
     };
     let value = |expr: &str| -> Option<f64> {
         let (status, body) = prometheus_query(prom_port, expr);

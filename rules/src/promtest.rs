@@ -758,3 +758,59 @@ pub fn test_files(inv: &Inventory) -> Vec<(String, String)> {
 pub fn tests_yaml(inv: &Inventory) -> String {
     test_files(inv).into_iter().next().map(|(_, y)| y).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    /// Alert names checked firing (a non-empty expected list) and silent (an
+    /// empty list, or a group where a second instance stays silent beside
+    /// the one that fires) across every generated test file.
+    fn coverage(inv: &Inventory) -> (BTreeSet<String>, BTreeSet<String>) {
+        let (mut firing, mut silent) = (BTreeSet::new(), BTreeSet::new());
+        for (_, yaml) in test_files(inv) {
+            let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+            for group in v["tests"].as_sequence().unwrap() {
+                                for t in group["alert_rule_test"].as_sequence().unwrap() {
+                    let alert = t["alertname"].as_str().unwrap().to_owned();
+                    if t["exp_alerts"].as_sequence().unwrap().is_empty() {
+                        silent.insert(alert);
+                    } else {
+                        // A healthy counterpart was fed beside the failing
+                        // one: an input series identified by a value that
+                        // no expected alert carries.
+                        let expected: Vec<String> = t["exp_alerts"].as_sequence().unwrap().iter().flat_map(|a| a["exp_labels"].as_mapping().into_iter().flatten().filter_map(|(_, v)| v.as_str().map(str::to_owned))).collect();
+                        let healthy = group["input_series"].as_sequence().unwrap().iter().any(|s| {
+                            let series = s["series"].as_str().unwrap_or_default();
+                            ["instance", "id", "service", "name", "rule_group"].iter().any(|k| {
+                                let Some(rest) = series.split(&format!("{k}=\"")).nth(1) else { return false };
+                                let value = rest.split('"').next().unwrap_or_default();
+                                !expected.iter().any(|e| e == value || e.contains(&format!("{value}-")) || value.starts_with(&format!("{e}-")))
+                            })
+                        });
+                        if healthy {
+                            silent.insert(alert.clone());
+                        }
+                        firing.insert(alert);
+                    }
+                }
+            }
+        }
+        (firing, silent)
+    }
+
+    #[test]
+    fn every_alert_is_checked_firing_and_silent() {
+        let inv = Inventory::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab.yaml")).unwrap();
+        let (firing, silent) = coverage(&inv);
+        let file = rule_file(&inv);
+        let alerts: BTreeSet<String> = file.groups.iter().flat_map(|g| &g.rules).filter_map(|r| r.alert.clone()).collect();
+        let not_firing: Vec<&String> = alerts.iter().filter(|a| !firing.contains(*a)).collect();
+        let not_silent: Vec<&String> = alerts.iter().filter(|a| !silent.contains(*a) && a.as_str() != "Watchdog").collect();
+        assert!(not_firing.is_empty(), "never checked firing: {not_firing:?}");
+        assert!(not_silent.is_empty(), "never checked silent: {not_silent:?}");
+    }
+}

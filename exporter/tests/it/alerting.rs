@@ -169,6 +169,85 @@ pub(crate) fn alerts(port: u16, state: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Generates the rules and the Alertmanager configuration of `inventory`
+/// into `d/rules`, every pending period (`for:`) shortened to 2s so that a
+/// test sees in seconds what takes minutes; the expressions are the
+/// generated ones. Returns the rules directory.
+pub(crate) fn generate_fast_rules(inventory: &Path, d: &Path) -> std::path::PathBuf {
+    let rules_dir = d.join("rules");
+    homelab_rules::generate(&homelab_rules::load_inventory(inventory).unwrap(), &rules_dir).unwrap();
+    let rules = std::fs::read_to_string(rules_dir.join("homelab-rules.yml")).unwrap();
+    let shortened: String = rules.lines().map(|l| if l.trim_start().starts_with("for: ") { format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]) } else { l.to_owned() }).collect::<Vec<_>>().join("\n");
+    std::fs::write(rules_dir.join("homelab-rules.yml"), shortened).unwrap();
+    rules_dir
+}
+
+/// Starts a real Alertmanager on `port` with the generated configuration
+/// of `rules_dir`, its receivers pointed at `hook` and its group timers at
+/// 1s; its log goes to `d/alertmanager.log`.
+pub(crate) fn start_alertmanager(d: &Path, rules_dir: &Path, hook: &Webhook, port: u16) -> Proc {
+    let mut config = std::fs::read_to_string(rules_dir.join("alertmanager.yml")).unwrap().replace("http://127.0.0.1:9095/", &format!("http://127.0.0.1:{}/", hook.port));
+    for timer in ["group_wait: 30s", "group_wait: 10s", "group_interval: 5m", "group_interval: 1m", "group_interval: 30m"] {
+        let (key, _) = timer.split_once(": ").unwrap();
+        config = config.replace(timer, &format!("{key}: 1s"));
+    }
+    std::fs::write(d.join("alertmanager.yml"), config).unwrap();
+    std::fs::create_dir_all(d.join("am-data")).unwrap();
+    let log = std::fs::File::create(d.join("alertmanager.log")).unwrap();
+    Proc(
+        Command::new("/usr/bin/prometheus-alertmanager")
+            .arg(format!("--config.file={}", d.join("alertmanager.yml").display()))
+            .arg(format!("--storage.path={}", d.join("am-data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// `d/prometheus.yml`: every second, scrape each (port, node) target as job
+/// `homelab` with its `node` label, evaluate the rules of `rules_dir`, send
+/// alerts to the Alertmanager on `am_port`.
+pub(crate) fn write_prometheus_config(d: &Path, rules_dir: &Path, am_port: u16, targets: &[(u16, &str)]) {
+    let targets: String = targets.iter().map(|(port, node)| format!("      - targets: ['127.0.0.1:{port}']\n        labels: {{node: {node}}}\n")).collect();
+    std::fs::write(
+        d.join("prometheus.yml"),
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s, scrape_timeout: 900ms}}\nrule_files: [{}]\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\nscrape_configs:\n  - job_name: homelab\n    static_configs:\n{targets}",
+            rules_dir.join("homelab-rules.yml").display(),
+        ),
+    )
+    .unwrap();
+}
+
+/// Starts Prometheus with `d/prometheus.yml` and its data in `d/tsdb` (a
+/// restart finds its data again), and waits (bounded) until it listens;
+/// its log is appended to `d/prometheus.log`.
+pub(crate) fn start_prometheus(d: &Path, port: u16) -> Proc {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("prometheus.log")).unwrap();
+    let p = Proc(
+        Command::new("/usr/bin/prometheus")
+            .arg(format!("--config.file={}", d.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", d.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            // Alerts sent before Alertmanager is discovered are dropped and
+            // sent again only after this delay (1m by default).
+            .arg("--rules.alert.resend-delay=1s")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "Prometheus did not listen within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    p
+}
+
 #[test]
 fn prometheus_fires_ups_and_rpo_alerts_and_alertmanager_delivers_them() {
     if !require("/usr/bin/prometheus", "prometheus") || !require("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager") {
@@ -205,57 +284,17 @@ fn prometheus_fires_ups_and_rpo_alerts_and_alertmanager_delivers_them() {
         "tiers:\n  critical: {rto: 1h, rpo: 1h}\nnodes:\n  - {name: lab, address: 127.0.0.1}\nservices:\n  - name: notes\n    tier: critical\n    runs_on: {probe: \"http://127.0.0.1:1/\"}\n    backup: {textfile: {job: notes-backup}}\nups:\n  - {name: ups1, node: lab, powers: [lab], shutdown_budget: 5m}\n",
     )
     .unwrap();
-    let rules_dir = d.join("rules");
-    homelab_rules::generate(&homelab_rules::load_inventory(&inventory).unwrap(), &rules_dir).unwrap();
-    let rules = std::fs::read_to_string(rules_dir.join("homelab-rules.yml")).unwrap();
-    let shortened: String = rules.lines().map(|l| if l.trim_start().starts_with("for: ") { format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]) } else { l.to_owned() }).collect::<Vec<_>>().join("\n");
-    std::fs::write(rules_dir.join("homelab-rules.yml"), shortened).unwrap();
+    let rules_dir = generate_fast_rules(&inventory, d);
 
     // Alertmanager with the generated configuration, delivering to our webhook.
     let hook = Webhook::start();
     let am_port = free_port();
-    let am_config = std::fs::read_to_string(rules_dir.join("alertmanager.yml"))
-        .unwrap()
-        .replace("http://127.0.0.1:9095/", &format!("http://127.0.0.1:{}/", hook.port))
-        .replace("group_wait: 30s", "group_wait: 1s")
-        .replace("group_wait: 10s", "group_wait: 1s");
-    std::fs::write(d.join("alertmanager.yml"), am_config).unwrap();
-    std::fs::create_dir_all(d.join("am-data")).unwrap();
-    let am_log = std::fs::File::create(d.join("alertmanager.log")).unwrap();
-    let _am = Proc(
-        Command::new("/usr/bin/prometheus-alertmanager")
-            .arg(format!("--config.file={}", d.join("alertmanager.yml").display()))
-            .arg(format!("--storage.path={}", d.join("am-data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(am_log)
-            .spawn()
-            .unwrap(),
-    );
+    let _am = start_alertmanager(d, &rules_dir, &hook, am_port);
 
     // Prometheus scraping the exporter every second.
     let prom_port = free_port();
-    std::fs::write(
-        d.join("prometheus.yml"),
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{}]\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\nscrape_configs:\n  - job_name: homelab\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n        labels: {{node: lab}}\n",
-            rules_dir.join("homelab-rules.yml").display(),
-            exporter.port
-        ),
-    )
-    .unwrap();
-    let prom_log = std::fs::File::create(d.join("prometheus.log")).unwrap();
-    let _prom = Proc(
-        Command::new("/usr/bin/prometheus")
-            .arg(format!("--config.file={}", d.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", d.join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(prom_log)
-            .spawn()
-            .unwrap(),
-    );
+    write_prometheus_config(d, &rules_dir, am_port, &[(exporter.port, "lab")]);
+    let _prom = start_prometheus(d, prom_port);
     let logs = || {
         let (_, _, alerts_body) = http_get(prom_port, "/api/v1/alerts", &[]);
         let (_, _, q) = http_get(prom_port, "/api/v1/query?query=homelab:service_backup_age_seconds", &[]);

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::alerting::{get, prometheus_query, require, wait_until, Proc, Webhook};
+use crate::alerting::{generate_fast_rules, get, prometheus_query, require, start_alertmanager, start_prometheus, wait_until, write_prometheus_config, Proc, Webhook};
 use crate::common::{free_port, Exporter};
 use crate::docker::Dockerd;
 
@@ -41,30 +41,6 @@ settings:
   running_window: 1m
   state_memory: 10m
 ";
-
-/// Starts Prometheus and waits (bounded) until it listens.
-fn start_prometheus(d: &Path, port: u16) -> Proc {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("prometheus.log")).unwrap();
-    let p = Proc(
-        Command::new("/usr/bin/prometheus")
-            .arg(format!("--config.file={}", d.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", d.join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            // Alerts sent before Alertmanager is discovered are dropped and
-            // sent again only after this delay (1m by default).
-            .arg("--rules.alert.resend-delay=1s")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "Prometheus did not listen within 60 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    p
-}
 
 /// Alertmanager's view of the alerts named `alertname`: (labels, state,
 /// inhibited by how many).
@@ -123,46 +99,13 @@ fn a_dead_node_pages_its_services_rto_alerts_with_the_promised_inhibitions() {
 
     // Rules and Alertmanager configuration from the inventory.
     std::fs::write(d.join("homelab.yaml"), INVENTORY).unwrap();
-    let rules_dir = d.join("rules");
-    let inventory = homelab_rules::load_inventory(&d.join("homelab.yaml")).unwrap();
-    homelab_rules::generate(&inventory, &rules_dir).unwrap();
-    let rules = std::fs::read_to_string(rules_dir.join("homelab-rules.yml")).unwrap();
-    let shortened: String = rules.lines().map(|l| if l.trim_start().starts_with("for: ") { format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]) } else { l.to_owned() }).collect::<Vec<_>>().join("\n");
-    std::fs::write(rules_dir.join("homelab-rules.yml"), shortened).unwrap();
-
+    let rules_dir = generate_fast_rules(&d.join("homelab.yaml"), d);
     let hook = Webhook::start();
     let am_port = free_port();
-    let mut am_config = std::fs::read_to_string(rules_dir.join("alertmanager.yml")).unwrap().replace("http://127.0.0.1:9095/", &format!("http://127.0.0.1:{}/", hook.port));
-    for timer in ["group_wait: 30s", "group_wait: 10s", "group_interval: 5m", "group_interval: 1m", "group_interval: 30m"] {
-        let (key, _) = timer.split_once(": ").unwrap();
-        am_config = am_config.replace(timer, &format!("{key}: 1s"));
-    }
-    std::fs::write(d.join("alertmanager.yml"), am_config).unwrap();
-    std::fs::create_dir_all(d.join("am-data")).unwrap();
-    let am_log = std::fs::File::create(d.join("alertmanager.log")).unwrap();
-    let _am = Proc(
-        Command::new("/usr/bin/prometheus-alertmanager")
-            .arg(format!("--config.file={}", d.join("alertmanager.yml").display()))
-            .arg(format!("--storage.path={}", d.join("am-data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(am_log)
-            .spawn()
-            .unwrap(),
-    );
+    let _am = start_alertmanager(d, &rules_dir, &hook, am_port);
 
     let prom_port = free_port();
-    std::fs::write(
-        d.join("prometheus.yml"),
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s, scrape_timeout: 900ms}}\nrule_files: [{}]\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\nscrape_configs:\n  - job_name: homelab\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n        labels: {{node: nas}}\n      - targets: ['127.0.0.1:{}']\n        labels: {{node: pi}}\n",
-            rules_dir.join("homelab-rules.yml").display(),
-            nas.port,
-            pi.port
-        ),
-    )
-    .unwrap();
+    write_prometheus_config(d, &rules_dir, am_port, &[(nas.port, "nas"), (pi.port, "pi")]);
     let mut prom = Some(start_prometheus(d, prom_port));
     let logs = || {
         let alerts = get(prom_port, "/api/v1/alerts");

@@ -62,6 +62,29 @@ fi
 export HOMELAB_SCHEMA_TOOLS="$PWD/$schema_venv/bin"
 # --------------------------------------------------------------------------
 
+# --- Grafana's dashboard types, for the dashboards test --------------------
+# dashboards/tests/it/main.rs type-checks every generated dashboard, panel
+# options, field config and query against Grafana's own TypeScript types
+# (npm @grafana/schema) with tsc (npm typescript). Pinned by
+# dashboards/tests/grafana-types/package-lock.json, installed once with
+# npm ci into target/grafana-types; offline afterwards.
+grafana_types=target/grafana-types
+if ! command -v npm >/dev/null; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+if ! cmp -s dashboards/tests/grafana-types/package-lock.json "$grafana_types/package-lock.json" \
+   || [ ! -x "$grafana_types/node_modules/.bin/tsc" ]; then
+  rm -rf "$grafana_types"
+  mkdir -p "$grafana_types"
+  cp dashboards/tests/grafana-types/package.json dashboards/tests/grafana-types/package-lock.json "$grafana_types/"
+  (cd "$grafana_types" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+fi
+export HOMELAB_GRAFANA_TYPES="$PWD/$grafana_types"
+# --------------------------------------------------------------------------
+
 # Tests that need a real program fail (never skip) when it is missing.
 export HOMELAB_REQUIRE_REAL=1
 

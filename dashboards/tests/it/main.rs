@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 mod promql;
 
@@ -145,7 +145,10 @@ fn type_check(types: &Path, parts: &[Part]) -> Vec<(usize, String)> {
     let mut ts = String::from(TS_IMPORTS);
     for (i, part) in parts.iter().enumerate() {
         // One line per part: an error's line number names its part.
-        ts.push_str(&format!("export const part{i} = ({}) satisfies {};\n", part.json, part.ty));
+        ts.push_str(&format!(
+            "export const part{i} = ({}) satisfies {};\n",
+            part.json, part.ty
+        ));
     }
     std::fs::write(dir.path().join("check.ts"), ts).unwrap();
     std::fs::write(
@@ -164,10 +167,14 @@ fn type_check(types: &Path, parts: &[Part]) -> Vec<(usize, String)> {
         .arg("false")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let mut errors: Vec<(usize, String)> = Vec::new();
     for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("check.ts(").or_else(|| line.split_once("check.ts(").map(|(_, r)| r)) {
+        if let Some(rest) = line
+            .strip_prefix("check.ts(")
+            .or_else(|| line.split_once("check.ts(").map(|(_, r)| r))
+        {
             let line_no: usize = rest.split([',', ')']).next().unwrap().parse().unwrap();
             assert!(line_no > header, "tsc error in the imports: {line}\n{text}");
             errors.push((line_no - header - 1, line.to_owned()));
@@ -178,7 +185,12 @@ fn type_check(types: &Path, parts: &[Part]) -> Vec<(usize, String)> {
             panic!("tsc: {line}\n{text}");
         }
     }
-    assert_eq!(out.status.success(), errors.is_empty(), "tsc exit status {:?} with errors {errors:?}\n{text}", out.status);
+    assert_eq!(
+        out.status.success(),
+        errors.is_empty(),
+        "tsc exit status {:?} with errors {errors:?}\n{text}",
+        out.status
+    );
     errors
 }
 
@@ -186,7 +198,11 @@ fn type_check(types: &Path, parts: &[Part]) -> Vec<(usize, String)> {
 /// itself, then each panel's options and custom field config against its
 /// plugin's types, and each query against the Prometheus query type.
 fn dashboard_parts(file: &str, json: &Value) -> Vec<Part> {
-    let mut parts = vec![Part { what: file.to_owned(), ty: "Dashboard", json: json.clone() }];
+    let mut parts = vec![Part {
+        what: file.to_owned(),
+        ty: "Dashboard",
+        json: json.clone(),
+    }];
     for p in panels(json) {
         let kind = p["type"].as_str().unwrap();
         if kind == "row" {
@@ -194,15 +210,28 @@ fn dashboard_parts(file: &str, json: &Value) -> Vec<Part> {
         }
         let title = format!("{file}: {kind} panel {}", p["title"]);
         let (options, custom) = panel_types(kind);
-        parts.push(Part { what: format!("{title} options"), ty: options, json: p["options"].clone() });
+        parts.push(Part {
+            what: format!("{title} options"),
+            ty: options,
+            json: p["options"].clone(),
+        });
         if let Some(c) = p["fieldConfig"]["defaults"].get("custom") {
-            let ty = custom.unwrap_or_else(|| panic!("{title}: the {kind} plugin has no custom field config"));
-            parts.push(Part { what: format!("{title} fieldConfig.defaults.custom"), ty, json: c.clone() });
+            let ty = custom
+                .unwrap_or_else(|| panic!("{title}: the {kind} plugin has no custom field config"));
+            parts.push(Part {
+                what: format!("{title} fieldConfig.defaults.custom"),
+                ty,
+                json: c.clone(),
+            });
         }
         let targets = p["targets"].as_array().unwrap();
         assert!(!targets.is_empty(), "{title} has no query");
         for t in targets {
-            parts.push(Part { what: format!("{title} query {}", t["refId"]), ty: "PrometheusDataQuery", json: t.clone() });
+            parts.push(Part {
+                what: format!("{title} query {}", t["refId"]),
+                ty: "PrometheusDataQuery",
+                json: t.clone(),
+            });
         }
     }
     parts
@@ -235,9 +264,21 @@ fn every_dashboard_satisfies_grafanas_types() {
         "{tys:?}"
     );
     let errors = type_check(&types, &parts);
-    let report: Vec<String> = errors.iter().map(|(i, e)| format!("{}: {e}", parts[*i].what)).collect();
-    assert!(report.is_empty(), "{} errors against Grafana's types:\n{}", report.len(), report.join("\n"));
-    println!("{} parts of {} dashboards satisfy Grafana's types", parts.len(), boards().len());
+    let report: Vec<String> = errors
+        .iter()
+        .map(|(i, e)| format!("{}: {e}", parts[*i].what))
+        .collect();
+    assert!(
+        report.is_empty(),
+        "{} errors against Grafana's types:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+    println!(
+        "{} parts of {} dashboards satisfy Grafana's types",
+        parts.len(),
+        boards().len()
+    );
 }
 
 /// The type check is strict enough to catch a mistake, and each mistake for
@@ -252,51 +293,107 @@ fn the_type_check_rejects_a_broken_dashboard() {
     let Some(types) = grafana_types() else {
         return;
     };
-    let all = boards();
-    let json = all[0].1.clone();
-    let good: Vec<Part> = all.iter().flat_map(|(file, json, _)| dashboard_parts(file, json)).collect();
-    let pick = |ty: &str| good.iter().find(|p| p.ty == ty).unwrap().json.clone();
+    let good: Vec<Part> = boards()
+        .iter()
+        .flat_map(|(file, json, _)| dashboard_parts(file, json))
+        .collect();
+    // (what, the part's type, a JSON pointer, its new value or None to
+    // remove it, what tsc must say about it)
+    let cases: [(&str, &str, &str, Option<Value>, &str); 8] = [
+        (
+            "a dashboard without schemaVersion",
+            "Dashboard",
+            "/schemaVersion",
+            None,
+            "Property 'schemaVersion' is missing",
+        ),
+        (
+            "a dashboard with `templates`",
+            "Dashboard",
+            "/templates",
+            Some(json!({"list": []})),
+            "'\"templates\"' does not exist in type",
+        ),
+        (
+            "a variable with `definitions`",
+            "Dashboard",
+            "/templating/list/0/definitions",
+            Some(json!("up")),
+            "'\"definitions\"' does not exist in type",
+        ),
+        (
+            "stat options with `sparkline`",
+            "StatOptions",
+            "/sparkline",
+            Some(json!(true)),
+            "'\"sparkline\"' does not exist in type",
+        ),
+        (
+            "stat options with graphMode sparkline",
+            "StatOptions",
+            "/graphMode",
+            Some(json!("sparkline")),
+            "Type '\"sparkline\"' is not assignable to type",
+        ),
+        (
+            "a query without expr",
+            "PrometheusDataQuery",
+            "/expr",
+            None,
+            "Property 'expr' is missing",
+        ),
+        (
+            "a time series line width as a string",
+            "TimeSeriesFieldConfig",
+            "/lineWidth",
+            Some(json!("2")),
+            "Type 'string' is not assignable to type 'number'",
+        ),
+        (
+            "a table column of an unknown cell type",
+            "TableFieldConfig",
+            "/cellOptions",
+            Some(json!({"type": "sparkles"})),
+            "'\"sparkles\"'",
+        ),
+    ];
     let mut broken = Vec::new();
-    let mut add = |what: &str, ty: &'static str, json: Value, reason: &str| {
-        broken.push((Part { what: what.to_owned(), ty, json }, reason.to_owned()));
-    };
-    let mut no_version = json.clone();
-    no_version.as_object_mut().unwrap().remove("schemaVersion").unwrap();
-    add("a dashboard without schemaVersion", "Dashboard", no_version, "Property 'schemaVersion' is missing");
-    let mut extra = json.clone();
-    extra["templates"] = extra["templating"].clone();
-    add("a dashboard with `templates`", "Dashboard", extra, "'\"templates\"' does not exist in type");
-    let mut options = pick("StatOptions");
-    options["sparkline"] = Value::Bool(true);
-    add("stat options with `sparkline`", "StatOptions", options, "'\"sparkline\"' does not exist in type");
-    let mut options = pick("StatOptions");
-    options["graphMode"] = Value::String("sparkline".into());
-    add("stat options with graphMode sparkline", "StatOptions", options, "Type '\"sparkline\"' is not assignable to type");
-    let mut query = pick("PrometheusDataQuery");
-    query.as_object_mut().unwrap().remove("expr").unwrap();
-    add("a query without expr", "PrometheusDataQuery", query, "Property 'expr' is missing");
-    let mut custom = pick("TimeSeriesFieldConfig");
-    custom["lineWidth"] = Value::String("2".into());
-    add("a time series line width as a string", "TimeSeriesFieldConfig", custom, "Type 'string' is not assignable to type 'number'");
-    let mut custom = pick("TableFieldConfig");
-    custom["cellOptions"] = serde_json::json!({"type": "sparkles"});
-    add("a table column of an unknown cell type", "TableFieldConfig", custom, "'\"sparkles\"'");
-    let mut variable = json.clone();
-    variable["templating"]["list"][0]["definitions"] = Value::String("up".into());
-    add("a variable with `definitions`", "Dashboard", variable, "'\"definitions\"' does not exist in type");
-    let (parts, reasons): (Vec<Part>, Vec<String>) = broken.into_iter().unzip();
-    let errors = type_check(&types, &parts);
-    for (i, (part, reason)) in parts.iter().zip(&reasons).enumerate() {
-        let mine: Vec<&String> = errors.iter().filter(|(j, _)| *j == i).map(|(_, e)| e).collect();
-        assert!(!mine.is_empty(), "{} passed the type check", part.what);
-        assert!(mine.iter().any(|e| e.contains(reason.as_str())), "{}: rejected, but not for {reason:?}: {mine:#?}", part.what);
+    let mut unbroken = Vec::new();
+    for (what, ty, pointer, value, _) in &cases {
+        let part = good.iter().find(|p| p.ty == *ty).unwrap();
+        let mut json = part.json.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let object = json.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+        match value {
+            Some(v) => object.insert(key.to_owned(), v.clone()),
+            None => object.remove(key),
+        };
+        broken.push(Part {
+            what: (*what).to_owned(),
+            ty: part.ty,
+            json,
+        });
+        unbroken.push(Part {
+            what: part.what.clone(),
+            ty: part.ty,
+            json: part.json.clone(),
+        });
+    }
+    let errors = type_check(&types, &broken);
+    for (i, (what, _, _, _, reason)) in cases.iter().enumerate() {
+        let mine: Vec<&String> = errors
+            .iter()
+            .filter(|(j, _)| *j == i)
+            .map(|(_, e)| e)
+            .collect();
+        assert!(!mine.is_empty(), "{what} passed the type check");
+        assert!(
+            mine.iter().any(|e| e.contains(reason)),
+            "{what}: rejected, but not for {reason:?}: {mine:#?}"
+        );
     }
     // And the same parts unbroken pass.
-    let fixed: Vec<Part> = ["Dashboard", "StatOptions", "PrometheusDataQuery", "TimeSeriesFieldConfig", "TableFieldConfig"]
-        .into_iter()
-        .map(|ty| Part { what: ty.to_owned(), ty: good.iter().find(|p| p.ty == ty).unwrap().ty, json: pick(ty) })
-        .collect();
-    assert_eq!(type_check(&types, &fixed), Vec::<(usize, String)>::new());
+    assert_eq!(type_check(&types, &unbroken), Vec::<(usize, String)>::new());
 }
 
 /// Stable uids, the datasource variable, schema version, unique panel ids,

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (Debian packages, rustup targets), then runs every test of the workspace.
-# Tests start their own servers (upsd, dockerd, prometheus) on loopback.
+# (Debian packages, PyPI and npm packages under target/, rustup targets),
+# then runs every test of the workspace. Tests start their own servers
+# (upsd, dockerd, prometheus) on loopback. Everything else they read is in
+# the repository (other projects' facts in testdata/upstream/); nothing
+# beside the checkout is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,7 +72,7 @@ export HOMELAB_SCHEMA_TOOLS="$PWD/$schema_venv/bin"
 # dashboards/tests/grafana-types/package-lock.json, installed once with
 # npm ci into target/grafana-types; offline afterwards.
 grafana_types=target/grafana-types
-if ! command -v npm >/dev/null; then
+if ! command -v npm >/dev/null; then   # Debian's npm, unless node and npm come from elsewhere
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq

@@ -143,3 +143,31 @@ fn a_clone_with_nothing_beside_it_passes_the_checks_that_read_fixtures() {
     }
     println!("clone of {head} checked in {:.0?}", started.elapsed());
 }
+
+/// The fixture tree may hold its links as small files holding the target
+/// (as committed) or as real links (another checkout of the same facts):
+/// both come out as links, and a real link to a directory is copied as a
+/// link, not read (it panicked with "Is a directory").
+#[test]
+fn fixture_links_are_restored_from_files_and_copied_as_real_links() {
+    let src = tempfile::tempdir().unwrap();
+    let s = src.path();
+    std::fs::create_dir_all(s.join("devices/pci0000:00/net/eth0")).unwrap();
+    std::fs::write(s.join("devices/pci0000:00/net/eth0/mtu"), "1500\n").unwrap();
+    std::fs::create_dir_all(s.join("class/net")).unwrap();
+    std::fs::create_dir_all(s.join("class/block")).unwrap();
+    std::fs::write(s.join("class/net/eth0"), "../../devices/pci0000:00/net/eth0").unwrap();
+    std::os::unix::fs::symlink("../../devices/pci0000:00/net/eth0", s.join("class/block/real")).unwrap();
+    std::os::unix::fs::symlink("../../devices/pci0000:00/net/eth0/mtu", s.join("class/net/mtu")).unwrap();
+    std::fs::write(s.join("class/net/speed"), "1000\n").unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let d = dst.path().join("copy");
+    crate::common::copy_restoring_links(s, &d);
+    for link in ["class/net/eth0", "class/block/real"] {
+        assert!(std::fs::symlink_metadata(d.join(link)).unwrap().is_symlink(), "{link} is not a link");
+        assert_eq!(std::fs::read_to_string(d.join(link).join("mtu")).unwrap(), "1500\n", "{link}");
+    }
+    assert!(std::fs::symlink_metadata(d.join("class/net/mtu")).unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(d.join("class/net/mtu")).unwrap(), "1500\n");
+    assert!(!std::fs::symlink_metadata(d.join("class/net/speed")).unwrap().is_symlink());
+}

@@ -2,7 +2,7 @@
 # Builds fuzz/corpus/<target>/ (not committed) from:
 #   - node_exporter's fixtures (its proc, sys and textfile trees), read in
 #     place: give their directory as the first argument (default: the
-#     oracles checked out beside the repository, ../shared/oracles/node_exporter);
+#     repository's copy, testdata/upstream/node_exporter);
 #   - this repository's own test fixtures (exporter/tests/fixtures) and
 #     example files (packaging/examples, rules/examples);
 #   - the hand-written seeds in fuzz/seeds/.
@@ -11,7 +11,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
-oracle="${1:-$repo/../shared/oracles/node_exporter}"
+oracle="${1:-$repo/testdata/upstream/node_exporter}"
 if [ ! -d "$oracle/proc" ]; then
   echo "node_exporter fixtures not found at $oracle (pass their directory)" >&2
   exit 1

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
-# (Debian packages, rustup targets), then runs every test of the workspace.
-# Tests start their own servers (upsd, dockerd, prometheus) on loopback.
+# (Debian packages, PyPI and npm packages under target/, rustup targets),
+# then runs every test of the workspace. Tests start their own servers
+# (upsd, dockerd, prometheus) on loopback. Everything else they read is in
+# the repository (other projects' facts in testdata/upstream/); nothing
+# beside the checkout is needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +63,29 @@ if ! "$schema_venv/bin/pip" show check-jsonschema kubernetes-validate 2>/dev/nul
   "$schema_venv/bin/pip" install --quiet --disable-pip-version-check "check-jsonschema==0.39.0" "kubernetes-validate==1.37.0"
 fi
 export HOMELAB_SCHEMA_TOOLS="$PWD/$schema_venv/bin"
+# --------------------------------------------------------------------------
+
+# --- Grafana's dashboard types, for the dashboards test --------------------
+# dashboards/tests/it/main.rs type-checks every generated dashboard, panel
+# options, field config and query against Grafana's own TypeScript types
+# (npm @grafana/schema) with tsc (npm typescript). Pinned by
+# dashboards/tests/grafana-types/package-lock.json, installed once with
+# npm ci into target/grafana-types; offline afterwards.
+grafana_types=target/grafana-types
+if ! command -v npm >/dev/null; then   # Debian's npm, unless node and npm come from elsewhere
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+if ! cmp -s dashboards/tests/grafana-types/package-lock.json "$grafana_types/package-lock.json" \
+   || [ ! -x "$grafana_types/node_modules/.bin/tsc" ]; then
+  rm -rf "$grafana_types"
+  mkdir -p "$grafana_types"
+  cp dashboards/tests/grafana-types/package.json dashboards/tests/grafana-types/package-lock.json "$grafana_types/"
+  (cd "$grafana_types" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+fi
+export HOMELAB_GRAFANA_TYPES="$PWD/$grafana_types"
 # --------------------------------------------------------------------------
 
 # Tests that need a real program fail (never skip) when it is missing.

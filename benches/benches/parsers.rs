@@ -1,5 +1,5 @@
 //! Criterion benches of the host collectors' pure parsers, on node_exporter's
-//! fixture files (`../shared/oracles/node_exporter`).
+//! fixture files (`testdata/upstream/node_exporter`).
 //! `cargo bench -p homelab-benches --bench parsers`
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,8 +10,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use homelab_exporter::host::{conntrack, cpu, diskstats, filesystem, loadavg, mdadm, meminfo, netstat, pressure, schedstat, sockstat, softnet, stat, textfile};
 
 fn fixture(rel: &str) -> String {
-    let base = std::env::var("HOMELAB_ORACLES").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oracles"));
-    std::fs::read_to_string(base.join("node_exporter").join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/upstream/node_exporter").join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn parsers(c: &mut Criterion) {

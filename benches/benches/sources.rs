@@ -21,8 +21,8 @@ fn repo_fixture(rel: &str) -> String {
 }
 
 fn oracle(rel: &str) -> String {
-    let base = std::env::var("HOMELAB_ORACLES").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oracles"));
-    std::fs::read_to_string(base.join("node_exporter").join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/upstream/node_exporter").join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A `LIST VAR` reply of one UPS with `n` variables, as upsd sends it.

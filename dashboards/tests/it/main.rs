@@ -1,5 +1,5 @@
-//! The generated dashboards against Grafana's JSON schemas, promtool's
-//! PromQL parser and the rules' recorded series; the committed examples
+//! The generated dashboards against Grafana's own types (npm
+//! `@grafana/schema`, checked with `tsc`), promtool's PromQL parser and the rules' recorded series; the committed examples
 //! against the generator.
 //!
 //! That every other metric name exists in the exporter's real output is
@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 mod promql;
 
@@ -21,10 +21,6 @@ fn root() -> PathBuf {
 
 fn example_inventory() -> homelab_rules::Inventory {
     homelab_rules::load_inventory(&root().join("rules/examples/homelab.yaml")).unwrap()
-}
-
-fn schemas() -> PathBuf {
-    root().join("../shared/oracles/grafana-schema")
 }
 
 /// A program the tests need; missing is a failure under
@@ -41,11 +37,17 @@ fn tool(path: PathBuf, what: &str) -> Option<PathBuf> {
     None
 }
 
-fn check_jsonschema() -> Option<PathBuf> {
-    let dir = std::env::var("HOMELAB_SCHEMA_TOOLS")
+/// Where `scripts/test.sh` installed Grafana's types and the TypeScript
+/// compiler (`npm ci` of `dashboards/tests/grafana-types`).
+fn grafana_types() -> Option<PathBuf> {
+    let dir = std::env::var("HOMELAB_GRAFANA_TYPES")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target/schema-venv/bin"));
-    tool(dir.join("check-jsonschema"), "check-jsonschema (pip)")
+        .unwrap_or_else(|_| root().join("target/grafana-types"));
+    tool(
+        dir.join("node_modules/typescript/bin/tsc"),
+        "tsc and @grafana/schema (npm, dashboards/tests/grafana-types)",
+    )?;
+    Some(dir)
 }
 
 fn promtool() -> Option<PathBuf> {
@@ -79,158 +81,319 @@ fn panels(dashboard: &Value) -> Vec<&Value> {
     out
 }
 
-fn run_check(tool: &Path, schema: &Path, instances: &[PathBuf]) {
-    let out = Command::new(tool)
-        .arg("--schemafile")
-        .arg(schema)
-        .args(instances)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{}: {text}", schema.display());
-    println!(
-        "{}: {} documents valid",
-        schema.file_name().unwrap().to_string_lossy(),
-        instances.len()
-    );
+/// The modules of `@grafana/schema` that hold a panel plugin's types. The
+/// Prometheus query type left `@grafana/schema` after 10.4 (for the
+/// AGPL-licensed `@grafana/prometheus`): it comes from `@grafana/schema`
+/// 10.4, installed as `grafana-schema-10` (see its `package.json`).
+const TS_IMPORTS: &str = r#"import type { Dashboard as GrafanaDashboard, VariableModel as GrafanaVariableModel } from "@grafana/schema";
+import type { Options as GrafanaStatOptions } from "@grafana/schema/dist/esm/raw/composable/stat/panelcfg/x/StatPanelCfg_types.gen.js";
+import type { Options as GrafanaTimeSeriesOptions, FieldConfig as GrafanaTimeSeriesFieldConfig } from "@grafana/schema/dist/esm/raw/composable/timeseries/panelcfg/x/TimeSeriesPanelCfg_types.gen.js";
+import type { Options as GrafanaBarGaugeOptions } from "@grafana/schema/dist/esm/raw/composable/bargauge/panelcfg/x/BarGaugePanelCfg_types.gen.js";
+import type { Options as GrafanaTableOptions, FieldConfig as GrafanaTableFieldConfig } from "@grafana/schema/dist/esm/raw/composable/table/panelcfg/x/TablePanelCfg_types.gen.js";
+import type { PrometheusDataQuery as GrafanaPrometheusDataQuery } from "grafana-schema-10/dist/esm/raw/composable/prometheus/dataquery/x/PrometheusDataQuery_types.gen.js";
+// The type of T as JSON writes it: a string enum becomes the union of its
+// values (JSON cannot name an enum member), everything else is unchanged.
+type Json<T> = 0 extends 1 & T ? T
+  : T extends string ? `${T}`
+  : T extends readonly (infer U)[] ? Json<U>[]
+  : T extends object ? { [K in keyof T]: Json<T[K]> }
+  : T;
+// Two allowances beyond Grafana's types, both things Grafana writes itself
+// and the JSON Schemas this check replaced accepted: a query variable's
+// `definition` (the query as the variable editor shows it), and a table
+// column without `cellOptions` (Grafana then renders its cells as "auto").
+type VariableModel = Json<GrafanaVariableModel> & { definition?: string };
+type Dashboard = Omit<Json<GrafanaDashboard>, "templating"> & { templating?: { list?: VariableModel[] } };
+type TableFieldConfig = Omit<Json<GrafanaTableFieldConfig>, "cellOptions"> & Partial<Pick<Json<GrafanaTableFieldConfig>, "cellOptions">>;
+type StatOptions = Json<GrafanaStatOptions>;
+type TimeSeriesOptions = Json<GrafanaTimeSeriesOptions>;
+type TimeSeriesFieldConfig = Json<GrafanaTimeSeriesFieldConfig>;
+type BarGaugeOptions = Json<GrafanaBarGaugeOptions>;
+type TableOptions = Json<GrafanaTableOptions>;
+type PrometheusDataQuery = Json<GrafanaPrometheusDataQuery>;
+"#;
+
+/// The TypeScript types a panel's `options` and `fieldConfig.defaults.custom`
+/// must satisfy, by panel type: `None` where the plugin has no custom
+/// field config (a panel of that type must then have none).
+fn panel_types(kind: &str) -> (&'static str, Option<&'static str>) {
+    match kind {
+        "stat" => ("StatOptions", None),
+        "timeseries" => ("TimeSeriesOptions", Some("TimeSeriesFieldConfig")),
+        "bargauge" => ("BarGaugeOptions", None),
+        "table" => ("TableOptions", Some("TableFieldConfig")),
+        _ => panic!("no Grafana type known for panel type {kind:?}: add it to TS_IMPORTS"),
+    }
 }
 
-/// A copy of a panel plugin's schema whose root is one of its definitions.
-fn rooted_schema(dir: &Path, plugin: &str, definition: &str) -> PathBuf {
-    let mut schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(schemas().join(format!("{plugin}.jsonschema.json"))).unwrap(),
+/// One JSON value to hold against one of Grafana's types, and what it is.
+struct Part {
+    what: String,
+    ty: &'static str,
+    json: Value,
+}
+
+/// Type-checks each part as a TypeScript object literal that must satisfy
+/// its type (`<json> satisfies Type`, tsc `--strict`): every
+/// required property present, every value of the declared type or enum,
+/// and no property the type does not declare (excess property checks reach
+/// nested literals too). Returns tsc's errors, each with the part it is in.
+fn type_check(types: &Path, parts: &[Part]) -> Vec<(usize, String)> {
+    // Inside the install, so that tsc finds its node_modules.
+    let dir = tempfile::tempdir_in(types).unwrap();
+    let header = TS_IMPORTS.lines().count();
+    let mut ts = String::from(TS_IMPORTS);
+    for (i, part) in parts.iter().enumerate() {
+        // One line per part: an error's line number names its part.
+        ts.push_str(&format!(
+            "export const part{i} = ({}) satisfies {};\n",
+            part.json, part.ty
+        ));
+    }
+    std::fs::write(dir.path().join("check.ts"), ts).unwrap();
+    std::fs::write(
+        dir.path().join("tsconfig.json"),
+        r#"{"compilerOptions": {"strict": true, "noEmit": true, "target": "es2022", "module": "esnext",
+            "moduleResolution": "bundler", "skipLibCheck": true, "types": []},
+            "files": ["check.ts"]}"#,
     )
     .unwrap();
-    assert!(
-        schema["definitions"].get(definition).is_some(),
-        "{plugin} schema has no {definition}"
-    );
-    schema["$ref"] = Value::String(format!("#/definitions/{definition}"));
-    let path = dir.join(format!("{plugin}-{definition}.schema.json"));
-    std::fs::write(&path, serde_json::to_string(&schema).unwrap()).unwrap();
-    path
-}
-
-/// Criterion 1: each dashboard against Grafana's dashboard schema; each
-/// panel's options and custom field config against its plugin's schema;
-/// each query against the Prometheus query schema.
-#[test]
-fn every_dashboard_validates_against_grafanas_schemas() {
-    let Some(check) = check_jsonschema() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let mut dashboards = Vec::new();
-    let mut parts: std::collections::BTreeMap<(String, String), Vec<PathBuf>> = Default::default();
-    let mut n = 0;
-    let mut save = |v: &Value| {
-        n += 1;
-        let path = dir.path().join(format!("part-{n}.json"));
-        std::fs::write(&path, serde_json::to_string(v).unwrap()).unwrap();
-        path
-    };
-    for (file, json, _) in boards() {
-        let path = dir.path().join(&file);
-        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
-        dashboards.push(path);
-        for p in panels(&json) {
-            let kind = p["type"].as_str().unwrap().to_owned();
-            if kind == "row" {
-                continue;
-            }
-            parts
-                .entry((kind.clone(), "Options".into()))
-                .or_default()
-                .push(save(&p["options"]));
-            if let Some(custom) = p["fieldConfig"]["defaults"].get("custom") {
-                parts
-                    .entry((kind.clone(), "FieldConfig".into()))
-                    .or_default()
-                    .push(save(custom));
-            }
-            let targets = p["targets"].as_array().unwrap();
-            assert!(
-                !targets.is_empty(),
-                "{file}: panel {:?} has no query",
-                p["title"]
-            );
-            for t in targets {
-                parts
-                    .entry(("prometheus".into(), "Dataquery".into()))
-                    .or_default()
-                    .push(save(t));
-            }
+    let tsc = types.join("node_modules/typescript/bin/tsc");
+    let out = Command::new("node")
+        .arg(&tsc)
+        .arg("-p")
+        .arg(dir.path())
+        .arg("--pretty")
+        .arg("false")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let mut errors: Vec<(usize, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line
+            .strip_prefix("check.ts(")
+            .or_else(|| line.split_once("check.ts(").map(|(_, r)| r))
+        {
+            let line_no: usize = rest.split([',', ')']).next().unwrap().parse().unwrap();
+            assert!(line_no > header, "tsc error in the imports: {line}\n{text}");
+            errors.push((line_no - header - 1, line.to_owned()));
+        } else if let Some(last) = errors.last_mut().filter(|_| line.starts_with(' ')) {
+            last.1.push('\n');
+            last.1.push_str(line);
+        } else if !line.trim().is_empty() {
+            panic!("tsc: {line}\n{text}");
         }
     }
-    run_check(
-        &check,
-        &schemas().join("dashboard.jsonschema.json"),
-        &dashboards,
+    assert_eq!(
+        out.status.success(),
+        errors.is_empty(),
+        "tsc exit status {:?} with errors {errors:?}\n{text}",
+        out.status
     );
-    let kinds: BTreeSet<&str> = parts.keys().map(|(k, _)| k.as_str()).collect();
-    assert!(
-        kinds.is_superset(&BTreeSet::from([
-            "stat",
-            "timeseries",
-            "bargauge",
-            "table",
-            "prometheus"
-        ])),
-        "{kinds:?}"
-    );
-    for ((plugin, definition), instances) in &parts {
-        let schema = rooted_schema(dir.path(), plugin, definition);
-        run_check(&check, &schema, instances);
-    }
+    errors
 }
 
-/// The schemas are strict enough to catch a mistake: a panel option the
-/// stat plugin does not have, and a dashboard without `templating`.
+/// The parts of a dashboard the old schema check covered: the dashboard
+/// itself, then each panel's options and custom field config against its
+/// plugin's types, and each query against the Prometheus query type.
+fn dashboard_parts(file: &str, json: &Value) -> Vec<Part> {
+    let mut parts = vec![Part {
+        what: file.to_owned(),
+        ty: "Dashboard",
+        json: json.clone(),
+    }];
+    for p in panels(json) {
+        let kind = p["type"].as_str().unwrap();
+        if kind == "row" {
+            continue;
+        }
+        let title = format!("{file}: {kind} panel {}", p["title"]);
+        let (options, custom) = panel_types(kind);
+        parts.push(Part {
+            what: format!("{title} options"),
+            ty: options,
+            json: p["options"].clone(),
+        });
+        if let Some(c) = p["fieldConfig"]["defaults"].get("custom") {
+            let ty = custom
+                .unwrap_or_else(|| panic!("{title}: the {kind} plugin has no custom field config"));
+            parts.push(Part {
+                what: format!("{title} fieldConfig.defaults.custom"),
+                ty,
+                json: c.clone(),
+            });
+        }
+        let targets = p["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{title} has no query");
+        for t in targets {
+            parts.push(Part {
+                what: format!("{title} query {}", t["refId"]),
+                ty: "PrometheusDataQuery",
+                json: t.clone(),
+            });
+        }
+    }
+    parts
+}
+
+/// Criterion 1: each dashboard against Grafana's `Dashboard` type; each
+/// panel's options and custom field config against its plugin's types;
+/// each query against the Prometheus query type. All from the npm package
+/// `@grafana/schema`, checked by `tsc`.
 #[test]
-fn the_schema_check_rejects_a_broken_dashboard() {
-    let Some(check) = check_jsonschema() else {
+fn every_dashboard_satisfies_grafanas_types() {
+    let Some(types) = grafana_types() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (_, mut json, _) = boards().remove(0);
-    json.as_object_mut().unwrap().remove("templating");
-    let path = dir.path().join("broken.json");
-    std::fs::write(&path, json.to_string()).unwrap();
-    let out = Command::new(&check)
-        .arg("--schemafile")
-        .arg(schemas().join("dashboard.jsonschema.json"))
-        .arg(&path)
-        .output()
-        .unwrap();
+    let mut parts = Vec::new();
+    for (file, json, _) in boards() {
+        parts.extend(dashboard_parts(&file, &json));
+    }
+    let tys: BTreeSet<&str> = parts.iter().map(|p| p.ty).collect();
     assert!(
-        !out.status.success(),
-        "a dashboard without templating passed"
+        tys.is_superset(&BTreeSet::from([
+            "Dashboard",
+            "StatOptions",
+            "TimeSeriesOptions",
+            "TimeSeriesFieldConfig",
+            "BarGaugeOptions",
+            "TableOptions",
+            "PrometheusDataQuery"
+        ])),
+        "{tys:?}"
     );
+    let errors = type_check(&types, &parts);
+    let report: Vec<String> = errors
+        .iter()
+        .map(|(i, e)| format!("{}: {e}", parts[*i].what))
+        .collect();
+    assert!(
+        report.is_empty(),
+        "{} errors against Grafana's types:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+    println!(
+        "{} parts of {} dashboards satisfy Grafana's types",
+        parts.len(),
+        boards().len()
+    );
+}
 
-    let stat = panels(&boards()[0].1)
-        .into_iter()
-        .find(|p| p["type"] == "stat")
-        .unwrap()
-        .clone();
-    let mut options = stat["options"].clone();
-    options["sparkline"] = Value::Bool(true);
-    let path = dir.path().join("options.json");
-    std::fs::write(&path, options.to_string()).unwrap();
-    let schema = rooted_schema(dir.path(), "stat", "Options");
-    let out = Command::new(&check)
-        .arg("--schemafile")
-        .arg(&schema)
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        !out.status.success(),
-        "stat options with an unknown field passed"
-    );
+/// The type check is strict enough to catch a mistake, and each mistake for
+/// its own reason: a dashboard without `schemaVersion`, a dashboard field
+/// Grafana does not have, a stat option the stat plugin does not have, a
+/// stat graph mode it does not know, a query without `expr`, a custom
+/// field config of the wrong type, and past the two allowances (see
+/// `TS_IMPORTS`) a table cell type Grafana does not have and a variable
+/// field it does not have.
+#[test]
+fn the_type_check_rejects_a_broken_dashboard() {
+    let Some(types) = grafana_types() else {
+        return;
+    };
+    let good: Vec<Part> = boards()
+        .iter()
+        .flat_map(|(file, json, _)| dashboard_parts(file, json))
+        .collect();
+    // (what, the part's type, a JSON pointer, its new value or None to
+    // remove it, what tsc must say about it)
+    let cases: [(&str, &str, &str, Option<Value>, &str); 8] = [
+        (
+            "a dashboard without schemaVersion",
+            "Dashboard",
+            "/schemaVersion",
+            None,
+            "Property 'schemaVersion' is missing",
+        ),
+        (
+            "a dashboard with `templates`",
+            "Dashboard",
+            "/templates",
+            Some(json!({"list": []})),
+            "'\"templates\"' does not exist in type",
+        ),
+        (
+            "a variable with `definitions`",
+            "Dashboard",
+            "/templating/list/0/definitions",
+            Some(json!("up")),
+            "'\"definitions\"' does not exist in type",
+        ),
+        (
+            "stat options with `sparkline`",
+            "StatOptions",
+            "/sparkline",
+            Some(json!(true)),
+            "'\"sparkline\"' does not exist in type",
+        ),
+        (
+            "stat options with graphMode sparkline",
+            "StatOptions",
+            "/graphMode",
+            Some(json!("sparkline")),
+            "Type '\"sparkline\"' is not assignable to type",
+        ),
+        (
+            "a query without expr",
+            "PrometheusDataQuery",
+            "/expr",
+            None,
+            "Property 'expr' is missing",
+        ),
+        (
+            "a time series line width as a string",
+            "TimeSeriesFieldConfig",
+            "/lineWidth",
+            Some(json!("2")),
+            "Type 'string' is not assignable to type 'number'",
+        ),
+        (
+            "a table column of an unknown cell type",
+            "TableFieldConfig",
+            "/cellOptions",
+            Some(json!({"type": "sparkles"})),
+            "'\"sparkles\"'",
+        ),
+    ];
+    let mut broken = Vec::new();
+    let mut unbroken = Vec::new();
+    for (what, ty, pointer, value, _) in &cases {
+        let part = good.iter().find(|p| p.ty == *ty).unwrap();
+        let mut json = part.json.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let object = json.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+        match value {
+            Some(v) => object.insert(key.to_owned(), v.clone()),
+            None => object.remove(key),
+        };
+        broken.push(Part {
+            what: (*what).to_owned(),
+            ty: part.ty,
+            json,
+        });
+        unbroken.push(Part {
+            what: part.what.clone(),
+            ty: part.ty,
+            json: part.json.clone(),
+        });
+    }
+    let errors = type_check(&types, &broken);
+    for (i, (what, _, _, _, reason)) in cases.iter().enumerate() {
+        let mine: Vec<&String> = errors
+            .iter()
+            .filter(|(j, _)| *j == i)
+            .map(|(_, e)| e)
+            .collect();
+        assert!(!mine.is_empty(), "{what} passed the type check");
+        assert!(
+            mine.iter().any(|e| e.contains(reason)),
+            "{what}: rejected, but not for {reason:?}: {mine:#?}"
+        );
+    }
+    // And the same parts unbroken pass.
+    assert_eq!(type_check(&types, &unbroken), Vec::<(usize, String)>::new());
 }
 
 /// Stable uids, the datasource variable, schema version, unique panel ids,

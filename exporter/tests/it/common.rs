@@ -8,24 +8,33 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The directory of other projects' fixtures (`../shared/oracles` beside the repo).
-pub fn oracles() -> PathBuf {
-    if let Ok(p) = std::env::var("HOMELAB_ORACLES") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oracles")
+/// The repository's folder of other projects' facts (`testdata/upstream`):
+/// node_exporter's fixture tree and expected outputs, and the metric names
+/// community dashboards query. Its README gives source, commit and licence.
+pub fn upstream() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/upstream")
+}
+
+/// The metric names a community dashboard queries, from
+/// `testdata/upstream/dashboard-names/<file>` (one per line; `#` comments).
+pub fn dashboard_names(file: &str) -> std::collections::BTreeSet<String> {
+    let path = upstream().join("dashboard-names").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
 }
 
 /// node_exporter's fixture tree, ready to read: a copy of
-/// `oracles/node_exporter` in the test target directory in which the
-/// symbolic links are links again. The shared copy stores each link of the
-/// upstream archive as a small file holding the link's target (`sys/class/net/eth0`
-/// holds `../../devices/...`, `proc/self` holds `10`); collectors read sysfs
-/// through links, so the test restores them. Built once per test process.
+/// `testdata/upstream/node_exporter` in the test target directory in which
+/// the symbolic links are links. The repository stores each link of the
+/// upstream archive as a small file holding the link's target
+/// (`sys/class/net/eth0` holds `../../devices/...`, `proc/self` holds `10`);
+/// collectors read sysfs through links, so the test restores them. A tree
+/// that holds real links (another checkout of the same facts) is copied with
+/// its links as they are. Built once per test process.
 pub fn node_exporter_tree() -> PathBuf {
     static TREE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     TREE.get_or_init(|| {
-        let src = oracles().join("node_exporter");
+        let src = upstream().join("node_exporter");
         let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         // Copies left by earlier test processes that are gone.
         for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
@@ -44,9 +53,11 @@ pub fn node_exporter_tree() -> PathBuf {
     .clone()
 }
 
-fn copy_restoring_links(src: &std::path::Path, dst: &std::path::Path) {
+/// Copies `src` to `dst`, turning files that hold a link's target back into
+/// links and copying real links as links (never following them).
+pub fn copy_restoring_links(src: &std::path::Path, dst: &std::path::Path) {
     std::fs::create_dir_all(dst).unwrap();
-    // Make the copy writable (the shared tree is read-only) so it can be removed.
+    // Make the copy writable (a source tree may be read-only) so it can be removed.
     let mut perms = std::fs::metadata(dst).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
@@ -55,7 +66,13 @@ fn copy_restoring_links(src: &std::path::Path, dst: &std::path::Path) {
         let entry = entry.unwrap();
         let from = entry.path();
         let to = dst.join(entry.file_name());
+        // DirEntry::metadata does not follow a link: a real link to a
+        // directory is a link here, not a directory, and is not read.
         let meta = entry.metadata().unwrap();
+        if meta.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from).unwrap(), &to).unwrap();
+            continue;
+        }
         if meta.is_dir() {
             copy_restoring_links(&from, &to);
             continue;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::common::{node_exporter_tree, oracles, parse_exposition, Exporter, Series};
+use crate::common::{node_exporter_tree, parse_exposition, upstream, Exporter, Series};
 
 /// Families node_exporter drops before it diffs (its end-to-end script's
 /// `skip_re`), and the lines of ours that can't be compared the same way.
@@ -214,7 +214,7 @@ pub fn compare(ours_text: &str, expected_text: &str, enabled: &[&str]) -> Vec<St
 fn host_collectors_match_node_exporter_end_to_end_output() {
     let exporter = Exporter::start(&args());
     let text = exporter.metrics();
-    let expected = std::fs::read_to_string(oracles().join("node_exporter").join(expected_file())).unwrap();
+    let expected = std::fs::read_to_string(upstream().join("node_exporter").join(expected_file())).unwrap();
     let problems = compare(&text, &expected, ENABLED);
     for p in &problems {
         println!("  {p}");
@@ -252,7 +252,7 @@ fn os_collector_matches_node_exporter_on_ubuntu_os_release() {
         "--collector.os".into(),
     ]);
     let ours = parse_exposition(&exporter.metrics());
-    let expected = parse_exposition(&std::fs::read_to_string(oracles().join("node_exporter/e2e-output.txt")).unwrap());
+    let expected = parse_exposition(&std::fs::read_to_string(upstream().join("node_exporter/e2e-output.txt")).unwrap());
     let pick = |p: &crate::common::Parsed| -> Vec<String> {
         let mut v: Vec<String> = p.series.iter().filter(|s| s.name.starts_with("node_os_")).map(|s| format!("{} {}", key(s), s.value)).collect();
         v.sort();

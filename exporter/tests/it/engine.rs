@@ -5,7 +5,7 @@
 use std::io::Read as _;
 use std::process::Command;
 
-use crate::common::{oracles, parse_exposition, promtool_check_metrics, Exporter};
+use crate::common::{parse_exposition, promtool_check_metrics, upstream, Exporter};
 
 fn value(text: &str, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
     parse_exposition(text)
@@ -21,7 +21,7 @@ fn garbled_file_fails_only_its_own_collector() {
     let proc_dir = dir.path().join("proc");
     std::fs::create_dir_all(&proc_dir).unwrap();
     std::fs::write(proc_dir.join("loadavg"), "garbage here\n").unwrap();
-    std::fs::copy(oracles().join("node_exporter/proc/meminfo"), proc_dir.join("meminfo")).unwrap();
+    std::fs::copy(upstream().join("node_exporter/proc/meminfo"), proc_dir.join("meminfo")).unwrap();
     let exporter = Exporter::start(&[
         format!("--path.procfs={}", proc_dir.display()),
         "--collector.disable-defaults".into(),

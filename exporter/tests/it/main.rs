@@ -17,4 +17,5 @@ mod nut_tls;
 mod packaging;
 mod proxmox;
 mod recovery;
+mod standalone;
 mod webconfig;

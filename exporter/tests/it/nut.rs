@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::{free_port, http_get, oracles, parse_exposition, promtool_check_metrics, Exporter, Parsed, Series};
+use crate::common::{dashboard_names, free_port, http_get, parse_exposition, promtool_check_metrics, Exporter, Parsed, Series};
 
 // ---------------------------------------------------------------- fixtures
 
@@ -765,12 +765,8 @@ fn raw_mode_covers_every_numeric_variable_and_the_go_exporter_dashboard() {
         }
     }
     // Every metric the Go NUT exporter's dashboard queries, for every UPS.
-    let dashboard = fs::read_to_string(oracles().join("dashboards/nut-exporter-druggeri.json")).unwrap();
-    let mut queried = BTreeSet::new();
-    for (i, _) in dashboard.match_indices("network_ups_tools_") {
-        let name: String = dashboard[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        queried.insert(name);
-    }
+    // (the names it queries, extracted by scripts/upstream-names.py).
+    let queried = dashboard_names("nut-exporter-druggeri.txt");
     assert!(queried.len() >= 8, "{queried:?}");
     for name in &queried {
         for (ups, _, _) in UPSES {

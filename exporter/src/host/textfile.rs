@@ -652,7 +652,7 @@ mod tests {
     /// values depend on the checkout, so only their files are compared.
     #[test]
     fn node_exporter_textfile_cases() {
-        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/oracles/node_exporter/textfile");
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/upstream/node_exporter/textfile");
         let base = std::fs::canonicalize(&base).expect("oracle textfile cases");
         let prefix = format!("{}/", base.parent().unwrap().display());
         let mut cases = 0;

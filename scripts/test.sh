@@ -16,7 +16,7 @@ packages=(
   iproute2                           # ip link: a veth inside a test container's namespace
   qemu-user-static                   # runs the aarch64 build
   clang llvm                         # ring's C for the static cross builds (build-static.sh)
-  systemd                            # systemd-analyze verify of the packaged unit
+  systemd strace                     # systemd-analyze verify of the packaged unit; the system calls a scrape makes against its filter
   curl ca-certificates
 )
 missing=()

@@ -148,3 +148,111 @@ fn dashboards_subcommand_writes_the_committed_examples() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such.yaml"));
 }
+
+/// The syscalls systemd allows for a `SystemCallFilter=` entry: a name, or
+/// a `@group` expanded with `systemd-analyze syscall-filter` (the installed
+/// systemd's own tables), groups within groups too.
+fn syscall_set(entry: &str, out: &mut std::collections::BTreeSet<String>) {
+    if !entry.starts_with('@') {
+        out.insert(entry.to_owned());
+        return;
+    }
+    let listing = Command::new("systemd-analyze").args(["syscall-filter", entry]).output().expect("systemd-analyze (Debian's systemd)");
+    assert!(listing.status.success(), "systemd-analyze syscall-filter {entry}");
+    for line in String::from_utf8_lossy(&listing.stdout).lines().skip(1) {
+        let name = line.trim();
+        if name.is_empty() || name.starts_with('#') {
+            continue;
+        }
+        if name.starts_with('@') {
+            syscall_set(name, out);
+        } else {
+            out.insert(name.to_owned());
+        }
+    }
+}
+
+/// The unit's sandbox lets every default collector work: the exporter,
+/// started with no flags and scraped twice under strace, makes no system
+/// call that the unit's `SystemCallFilter=` lines refuse. The lines are read
+/// from the unit and applied in order as systemd does when the first is an
+/// allow list (later entries add, `~` entries remove), each group expanded
+/// with the installed systemd's tables. Before
+/// the fix, `ProtectClock=yes` and `@system-service` refused `adjtimex`,
+/// and the timex collector failed on every scrape.
+#[test]
+fn systemd_sandbox_allows_every_syscall_a_scrape_makes() {
+    let unit = packaging("homelab-exporter.service");
+    assert!(!unit.lines().any(|l| l.trim() == "ProtectClock=yes"), "ProtectClock=yes refuses adjtimex(2)");
+    let mut allowed = std::collections::BTreeSet::new();
+    let lines: Vec<&str> = unit.lines().filter_map(|l| l.trim().strip_prefix("SystemCallFilter=")).collect();
+    assert!(lines.first().is_some_and(|l| !l.starts_with('~')), "the unit's first SystemCallFilter= is an allow list");
+    for line in lines {
+        let mut set = std::collections::BTreeSet::new();
+        for entry in line.trim_start_matches('~').split_whitespace() {
+            syscall_set(entry, &mut set);
+        }
+        if line.starts_with('~') {
+            allowed.retain(|s| !set.contains(s));
+        } else {
+            allowed.extend(set);
+        }
+    }
+    assert!(allowed.contains("read") && allowed.contains("adjtimex"), "{allowed:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("strace.log");
+    let port = crate::common::free_port();
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_homelab-exporter"))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("strace (Debian's strace; bash scripts/test.sh installs it)");
+    let start = std::time::Instant::now();
+    let mut scraped = 0;
+    while scraped < 2 && start.elapsed() < std::time::Duration::from_secs(60) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            continue;
+        }
+        let (status, _, body) = crate::common::http_get(port, "/metrics", &[]);
+        if status == 200 && String::from_utf8_lossy(&body).contains("node_timex_sync_status") {
+            scraped += 1;
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    // Stop the exporter (strace's child) by its pid; strace then exits.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", strace.id())).unwrap_or_default();
+    for pid in children.split_whitespace() {
+        let _ = Command::new("kill").arg("-TERM").arg(pid).status();
+    }
+    let waited = std::time::Instant::now();
+    while strace.try_wait().unwrap().is_none() {
+        if waited.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = strace.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = strace.wait();
+    assert_eq!(scraped, 2, "the exporter under strace did not answer two scrapes with timex metrics");
+
+    let log = std::fs::read_to_string(&trace).unwrap();
+    let mut used = std::collections::BTreeSet::new();
+    for line in log.lines() {
+        // "1234  name(args..." (strace -f writes the pid first).
+        let rest = line.split_once(char::is_whitespace).map(|(_, r)| r.trim_start()).unwrap_or(line);
+        if let Some(name) = rest.split('(').next().filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')) {
+            used.insert(name.to_owned());
+        }
+    }
+    assert!(used.contains("adjtimex") || used.contains("clock_adjtime"), "the timex collector's call is not in the trace: {used:?}");
+    let refused: Vec<&String> = used.iter().filter(|s| !allowed.contains(*s)).collect();
+    assert!(refused.is_empty(), "the unit's SystemCallFilter refuses system calls a scrape makes: {refused:?}\n(used: {used:?})");
+    println!("{} distinct system calls in two scrapes, all allowed by the unit", used.len());
+}

@@ -20,5 +20,16 @@ for t in "${targets[@]}"; do
   export "$cc_var=${!cc_var:-clang}" "$ar_var=${!ar_var:-llvm-ar}"
   cargo build --release -j2 -p homelab-exporter --target "$t"
   bin="target/$t/release/homelab-exporter"
+  # Where packaging/Dockerfile takes it, by Docker's name of the architecture.
+  case "$t" in
+    x86_64-*) arch=amd64 ;;
+    aarch64-*) arch=arm64 ;;
+    armv7-*) arch=arm ;;
+    *) arch= ;;
+  esac
+  if [ -n "$arch" ]; then
+    mkdir -p "target/image/linux-$arch"
+    cp "$bin" "target/image/linux-$arch/homelab-exporter"
+  fi
   printf '%s\t%s bytes\n' "$t" "$(stat -c %s "$bin")"
 done

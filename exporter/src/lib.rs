@@ -12,6 +12,7 @@ pub mod docker;
 pub mod encode;
 pub mod host;
 pub mod metrics;
+pub mod peer;
 pub mod nut;
 pub mod process;
 pub mod proxmox;

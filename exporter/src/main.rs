@@ -226,6 +226,15 @@ fn run_check_config(args: &[String]) -> ExitCode {
 fn run_healthcheck(args: &[String]) -> ExitCode {
     use std::io::{Read, Write};
     use std::time::Duration;
+    // With no arguments (an image's HEALTHCHECK), check the server with the
+    // arguments it was started with: its listen address, its web config.
+    let found: Vec<String>;
+    let args = if args.is_empty() {
+        found = homelab_exporter::peer::serving_args(std::path::Path::new("/proc")).unwrap_or_default();
+        &found[..]
+    } else {
+        args
+    };
     let settings = match settings_or_exit(args) {
         Ok(s) => s,
         Err(code) => return code,

@@ -323,6 +323,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_loop_over_devices_fills_one_family_and_owned_names_are_merged_later() {
+        let mut s = Snapshot::new();
+        for dev in ["eth0", "eth1", "lo"] {
+            s.counter("node_network_receive_bytes_total", "Bytes.", &[("device", dev)], 1.0);
+            s.counter("node_network_transmit_bytes_total", "Bytes.", &[("device", dev)], 2.0);
+        }
+        assert_eq!(s.families.len(), 2);
+        assert_eq!(s.families[0].samples.len(), 3);
+
+        // Same text, different allocations: two families, one after merging.
+        let mut o = Snapshot::new();
+        o.gauge(String::from("node_x"), "X.", &[("a", "1")], 1.0);
+        o.gauge(String::from("node_x"), "X.", &[("a", "2")], 2.0);
+        assert_eq!(o.families.len(), 2);
+        let merged = merge(vec![s, o]);
+        assert_eq!(merged.iter().map(|f| &*f.name).collect::<Vec<_>>(), ["node_network_receive_bytes_total", "node_network_transmit_bytes_total", "node_x"]);
+        let mut text = Vec::new();
+        encode(&merged, Format::Text, &mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.matches("# TYPE node_x gauge").count(), 1, "{text}");
+        assert!(text.contains("node_x{a=\"1\"} 1\nnode_x{a=\"2\"} 2\n"), "{text}");
+    }
+
+    #[test]
+    fn reuse_looks_back_only_so_far() {
+        let mut s = Snapshot::new();
+        s.gauge("node_first", "F.", &[("i", "0")], 0.0);
+        for i in 0..Snapshot::REUSE_WINDOW {
+            s.gauge(format!("filler_{i}"), "Filler.", &[], 0.0);
+        }
+        s.gauge("node_first", "F.", &[("i", "1")], 1.0);
+        assert_eq!(s.families.len(), Snapshot::REUSE_WINDOW + 2);
+        let merged = merge(vec![s]);
+        let first = merged.iter().find(|f| f.name == "node_first").unwrap();
+        assert_eq!(first.samples.len(), 2);
+    }
+
+    #[test]
     fn cmp_bytes_orders_as_slices_do() {
         // Every pair of strings over a small alphabet, lengths 0 to 19: equal
         // words, a difference in a word or in the tail, one a prefix of the other.

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod config_key;
 pub mod docker;
 pub mod encode;
 pub mod host;

@@ -3,7 +3,8 @@
 
 use std::process::ExitCode;
 
-use homelab_exporter::cli::{parse_settings, CliError, Settings};
+use homelab_exporter::cli::CliError;
+use homelab_exporter::registry::{self, parse_settings, Settings};
 use homelab_exporter::scrape::Engine;
 use homelab_exporter::server::{parse_listen_address, Server};
 use homelab_exporter::webconfig::{Live, WebConfig};
@@ -55,7 +56,7 @@ fn run_serve(args: &[String]) -> ExitCode {
         Err(code) => return code,
     };
     init_logging(&settings);
-    let engine = match Engine::new(&settings) {
+    let engine = match registry::engine(&settings) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
@@ -184,7 +185,7 @@ fn run_check_config(args: &[String]) -> ExitCode {
     };
     // Warnings found while checking (a secret file every user may read) are logged.
     init_logging(&settings);
-    if let Err(e) = Engine::new(&settings) {
+    if let Err(e) = registry::engine(&settings) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }

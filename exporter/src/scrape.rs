@@ -12,10 +12,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::cli::Settings;
 use crate::collector::{Collector, Error, HostCollector, Scrape};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::{BuildError, COLLECTORS};
 
 /// What the landing page shows of a collector's last scrape.
 #[derive(Debug, Clone, Default)]
@@ -174,25 +172,18 @@ const SUCCESS_HELP: &str = "node_exporter: Whether a collector succeeded.";
 const DURATION_HELP: &str = "node_exporter: Duration of a collector scrape.";
 
 impl Engine {
-    /// Builds every enabled collector from the settings.
-    pub fn new(settings: &Settings) -> Result<Self, BuildError> {
-        let mut collectors = Vec::new();
-        for entry in COLLECTORS.iter().filter(|e| settings.enabled.contains(&e.name)) {
-            if let Some(c) = (entry.build)(settings)? {
-                collectors.push((entry.name, c));
-            }
-        }
-        let mut engine = Self::from_collectors(collectors);
-        engine.nut_probe = crate::nut::build_prober(settings)?;
-        Ok(engine)
-    }
-
     /// The handler of `/probe?module=nut`, when `--collector.nut.probe` is on.
     pub fn nut_probe(&self) -> Option<&crate::nut::Prober> {
         self.nut_probe.as_ref()
     }
 
-    /// An engine over collectors built elsewhere (tests).
+    /// The same engine answering `/probe?module=nut` with `prober`.
+    pub fn with_nut_probe(mut self, prober: Option<crate::nut::Prober>) -> Self {
+        self.nut_probe = prober;
+        self
+    }
+
+    /// An engine over built collectors (see [`crate::registry::engine`]).
     pub fn from_collectors(collectors: Vec<(&'static str, Collector)>) -> Self {
         let last = collectors
             .iter()

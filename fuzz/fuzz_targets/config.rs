@@ -22,7 +22,6 @@ use homelab_exporter::host::filesystem;
 use homelab_exporter::nut;
 use homelab_exporter::nut::client::Address;
 use homelab_exporter::proxmox::client::{parse_fingerprint, Target, Token};
-use homelab_exporter::scrape::Engine;
 use homelab_exporter::server::parse_listen_address;
 use homelab_fuzz::{text, Tree};
 use libfuzzer_sys::fuzz_target;
@@ -82,7 +81,7 @@ fn file(input: &[u8]) {
     // As `serve` loads it: from a file named on the command line.
     let tree = tree();
     tree.write("fuzz.yml", input);
-    let settings = match homelab_exporter::cli::parse_settings(&[format!(
+    let settings = match homelab_exporter::registry::parse_settings(&[format!(
         "--config.file={}",
         tree.path("fuzz.yml").display()
     )]) {
@@ -95,7 +94,7 @@ fn file(input: &[u8]) {
     if names_outside(&t) {
         return;
     }
-    if let Err(e) = Engine::new(&settings) {
+    if let Err(e) = homelab_exporter::registry::engine(&settings) {
         let _ = e.to_string();
     }
     let _ = parse_listen_address(&settings.flags.listen_address);

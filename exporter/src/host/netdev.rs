@@ -13,11 +13,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{read_u64, Filter};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 
 /// Flags of the `netdev` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -102,10 +100,9 @@ impl HostCollector for Netdev {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let o = &settings.flags.netdev;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     Ok(Some(Collector::host(Netdev {
-        paths: settings.paths.clone(),
+        paths: cx.paths.clone(),
         filter: Filter::exclusive("netdev", "device", o.netdev_device_include.as_deref(), o.netdev_device_exclude.as_deref())?,
         live: o.netdev_netlink,
     })))

@@ -32,10 +32,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::cli::Settings;
-use crate::collector::{AsyncCollector, Collector, Error, GatherFuture, Scrape};
+use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
 
 use client::{Address, ClientError, Limits, Session, StartTls, Timeouts};
 use metrics::UpsData;
@@ -303,8 +301,7 @@ fn flag_start_tls(opts: &Options, address: &Address) -> Result<Option<StartTls>,
 }
 
 /// Every upsd of the flags and the configuration file, checked.
-fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
-    let opts = &settings.flags.nut;
+fn configured_targets(opts: &Options, cx: &Context<Config>) -> Result<Vec<Target>, BuildError> {
     let mut targets: Vec<Target> = Vec::new();
 
     let flag_credentials = match (&opts.nut_username, &opts.nut_password_file) {
@@ -321,33 +318,31 @@ fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
         targets.push(Target { label: address.to_string(), address, credentials: flag_credentials.clone(), only: Vec::new(), tls });
     }
 
-    if let Some(loaded) = &settings.config {
-        if let Some(cfg) = &loaded.file.nut {
-            for (i, server) in cfg.servers.iter().enumerate() {
-                let at = |key: &str, detail: String| build_error(loaded.error_at_key(key, format!("nut.servers[{i}].{key}: {detail}")).to_string());
-                let address = Address::parse(&server.target).map_err(|e| at("target", e))?;
-                let password = match (&server.password_file, &server.password_env) {
-                    (Some(_), Some(_)) => return Err(at("password_env", "give password_file or password_env, not both".into())),
-                    (Some(file), None) => Some(read_password_file(file).map_err(|e| at("password_file", e))?),
-                    (None, Some(var)) => match std::env::var(var) {
-                        Ok(v) if !v.is_empty() => Some(Secret(v)),
-                        _ => return Err(at("password_env", format!("environment variable {var} is not set"))),
-                    },
-                    (None, None) => None,
-                };
-                let credentials = match (&server.username, password) {
-                    (Some(u), Some(p)) => Some((u.clone(), p)),
-                    (None, None) => None,
-                    (Some(_), None) => return Err(at("username", "needs password_file or password_env".into())),
-                    (None, Some(_)) => return Err(at("username", "a password needs a username".into())),
-                };
-                if let Some(bad) = server.ups.iter().find(|u| !parse::valid_name(u)) {
-                    return Err(at("ups", format!("{bad:?} is not a UPS name")));
-                }
-                let tls = start_tls(server.tls, server.ca_file.as_deref(), server.server_name.as_deref(), &address.host)
-                    .map_err(|(key, e)| at(key, e))?;
-                targets.push(Target { label: address.to_string(), address, credentials, only: server.ups.clone(), tls });
+    if let Some(cfg) = cx.section {
+        for (i, server) in cfg.servers.iter().enumerate() {
+            let at = |key: &str, detail: String| build_error(cx.at_key(key, format!("nut.servers[{i}].{key}: {detail}")));
+            let address = Address::parse(&server.target).map_err(|e| at("target", e))?;
+            let password = match (&server.password_file, &server.password_env) {
+                (Some(_), Some(_)) => return Err(at("password_env", "give password_file or password_env, not both".into())),
+                (Some(file), None) => Some(read_password_file(file).map_err(|e| at("password_file", e))?),
+                (None, Some(var)) => match std::env::var(var) {
+                    Ok(v) if !v.is_empty() => Some(Secret(v)),
+                    _ => return Err(at("password_env", format!("environment variable {var} is not set"))),
+                },
+                (None, None) => None,
+            };
+            let credentials = match (&server.username, password) {
+                (Some(u), Some(p)) => Some((u.clone(), p)),
+                (None, None) => None,
+                (Some(_), None) => return Err(at("username", "needs password_file or password_env".into())),
+                (None, Some(_)) => return Err(at("username", "a password needs a username".into())),
+            };
+            if let Some(bad) = server.ups.iter().find(|u| !parse::valid_name(u)) {
+                return Err(at("ups", format!("{bad:?} is not a UPS name")));
             }
+            let tls = start_tls(server.tls, server.ca_file.as_deref(), server.server_name.as_deref(), &address.host)
+                .map_err(|(key, e)| at(key, e))?;
+            targets.push(Target { label: address.to_string(), address, credentials, only: server.ups.clone(), tls });
         }
     }
     let mut labels = HashSet::new();
@@ -360,12 +355,11 @@ fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
 }
 
 /// Builds the collector; `Ok(None)` when no upsd is configured.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let targets = configured_targets(settings)?;
+pub fn build(opts: &Options, cx: &Context<Config>) -> Result<Option<Collector>, BuildError> {
+    let targets = configured_targets(opts, cx)?;
     if targets.is_empty() {
         return Ok(None);
     }
-    let opts = &settings.flags.nut;
     Ok(Some(Collector::network(NutCollector {
         shared: Shared::new(opts),
         targets: targets.into_iter().map(Arc::new).collect(),
@@ -376,8 +370,7 @@ pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
 /// `--collector.nut.probe` is on: it may query the configured targets
 /// (with their credentials and UPS filters) and those of
 /// `--collector.nut.probe-allow`, and nothing else.
-pub fn build_prober(settings: &Settings) -> Result<Option<Prober>, BuildError> {
-    let opts = &settings.flags.nut;
+pub fn build_prober(opts: &Options, cx: &Context<Config>) -> Result<Option<Prober>, BuildError> {
     if !opts.nut_probe {
         if !opts.nut_probe_allow.is_empty() {
             return Err(build_error("--collector.nut.probe-allow needs --collector.nut.probe"));
@@ -385,7 +378,7 @@ pub fn build_prober(settings: &Settings) -> Result<Option<Prober>, BuildError> {
         return Ok(None);
     }
     let mut allowed: HashMap<String, Arc<Target>> = HashMap::new();
-    for t in configured_targets(settings)? {
+    for t in configured_targets(opts, cx)? {
         allowed.insert(t.label.clone(), Arc::new(t));
     }
     for text in &opts.nut_probe_allow {
@@ -550,33 +543,58 @@ mod tests {
         }
     }
 
-    fn settings(args: &[&str]) -> Settings {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        crate::cli::parse_settings(&args).unwrap()
+    use crate::collector::{parse_options, with_config};
+
+    fn options(args: &[&str]) -> Options {
+        parse_options(args).unwrap()
+    }
+
+    /// A context without a configuration file.
+    fn no_file<R>(f: impl FnOnce(&Context<Config>) -> R) -> R {
+        with_config(None, "nut", f).unwrap()
+    }
+
+    /// A context with the `nut:` section of the configuration file `text`.
+    fn with_file<R>(path: &Path, text: &str, f: impl FnOnce(&Context<Config>) -> R) -> Result<R, serde_yaml_ng::Error> {
+        with_config(Some((path, text)), "nut", f)
+    }
+
+    fn built(args: &[&str]) -> Option<Collector> {
+        no_file(|cx| build(&options(args), cx)).unwrap()
+    }
+
+    fn prober(args: &[&str]) -> Result<Option<Prober>, BuildError> {
+        no_file(|cx| build_prober(&options(args), cx))
     }
 
     fn build_err(args: &[&str]) -> String {
-        match build(&settings(args)) {
+        match no_file(|cx| build(&options(args), cx)) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("{args:?} was accepted"),
         }
     }
 
+    fn file_err(path: &Path, text: &str) -> String {
+        match with_file(path, text, |cx| build(&Options::default(), cx)).unwrap() {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{text:?} was accepted"),
+        }
+    }
+
     #[test]
     fn building_checks_the_flags() {
-        assert!(build(&settings(&[])).unwrap().is_none());
-        assert!(build(&settings(&["--collector.nut.target=127.0.0.1"])).unwrap().is_some());
+        assert!(built(&[]).is_none());
+        assert!(built(&["--collector.nut.target=127.0.0.1"]).is_some());
         assert!(build_err(&["--collector.nut.target=nut://u:pw@nas"]).starts_with("collector nut: --collector.nut.target: not HOST[:PORT]"));
         assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.username=u"]).contains("go together"));
         assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.target=nas:3493"]).contains("configured twice"));
         assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.username=u", "--collector.nut.password-file=/nonexistent/pw"])
             .contains("/nonexistent/pw"));
-        assert!(build_prober(&settings(&["--collector.nut.target=nas"])).unwrap().is_none());
-        assert!(build_prober(&settings(&["--collector.nut.probe-allow=nas"])).is_err());
-        assert!(build_prober(&settings(&["--collector.nut.probe"])).is_err());
-        assert!(build_prober(&settings(&["--collector.nut.probe", "--collector.nut.probe-allow=nas"])).unwrap().is_some());
-        let args = vec!["--collector.nut.timeout=soon".to_owned()];
-        assert!(crate::cli::parse_settings(&args).is_err());
+        assert!(prober(&["--collector.nut.target=nas"]).unwrap().is_none());
+        assert!(prober(&["--collector.nut.probe-allow=nas"]).is_err());
+        assert!(prober(&["--collector.nut.probe"]).is_err());
+        assert!(prober(&["--collector.nut.probe", "--collector.nut.probe-allow=nas"]).unwrap().is_some());
+        assert!(parse_options::<Options>(&["--collector.nut.timeout=soon"]).is_err());
     }
 
     /// A fake upsd on 127.0.0.1 serving `ups` (on line, alarm) and `stale` (ERR DATA-STALE).
@@ -620,8 +638,8 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             format!("127.0.0.1:{}", l.local_addr().unwrap().port())
         };
-        let s = settings(&[&format!("--collector.nut.target={a}"), &format!("--collector.nut.target={b}"), &format!("--collector.nut.target={dead}")]);
-        let Some(Collector::Async(c)) = build(&s).unwrap() else { panic!("not an async collector") };
+        let s = [format!("--collector.nut.target={a}"), format!("--collector.nut.target={b}"), format!("--collector.nut.target={dead}")];
+        let Some(Collector::Async(c)) = built(&s.each_ref().map(String::as_str)) else { panic!("not an async collector") };
         let scrape = Scrape { deadline: std::time::Instant::now() + Duration::from_secs(5) };
         let mut out = Snapshot::new();
         let err = c.gather(&scrape, &mut out).await.unwrap_err().to_string();
@@ -653,18 +671,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = format!("--collector.nut.ca-file={}", ca_file(dir.path()).display());
         let t = "--collector.nut.target=127.0.0.1";
-        assert!(build(&settings(&[t, "--collector.nut.tls=starttls", &ca])).unwrap().is_some());
-        assert!(build(&settings(&[t, "--collector.nut.tls=none"])).unwrap().is_some());
+        assert!(built(&[t, "--collector.nut.tls=starttls", &ca]).is_some());
+        assert!(built(&[t, "--collector.nut.tls=none"]).is_some());
         let e = build_err(&[t, "--collector.nut.tls=starttls"]);
         assert_eq!(e, "collector nut: --collector.nut.ca-file: starttls needs the PEM file of the CA that signed upsd's certificate");
         assert_eq!(build_err(&[t, &ca]), "collector nut: --collector.nut.ca-file: only used with starttls");
         let e = build_err(&[t, "--collector.nut.tls=starttls", "--collector.nut.ca-file=/nonexistent/ca.pem"]);
         assert!(e.starts_with("collector nut: --collector.nut.ca-file: CA file /nonexistent/ca.pem: "), "{e}");
-        assert!(crate::cli::parse_settings(&["--collector.nut.tls=ssl".to_owned()]).is_err());
+        assert!(parse_options::<Options>(&["--collector.nut.tls=ssl"]).is_err());
         // The allow-listed probe targets take the flags' TLS settings too.
-        let p = build_prober(&settings(&["--collector.nut.probe", "--collector.nut.probe-allow=nas", "--collector.nut.tls=starttls", &ca]))
-            .unwrap()
-            .unwrap();
+        let p = prober(&["--collector.nut.probe", "--collector.nut.probe-allow=nas", "--collector.nut.tls=starttls", &ca]).unwrap().unwrap();
         assert!(p.allowed["nas:3493"].tls.is_some());
     }
 
@@ -673,23 +689,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = ca_file(dir.path());
         let cfg = dir.path().join("c.yaml");
-        let c = format!("--config.file={}", cfg.display());
         let good = format!(
             "nut:\n  servers:\n    - target: 127.0.0.1:3493\n      tls: starttls\n      ca_file: {}\n      server_name: ups.lan\n    - target: 127.0.0.1:3494\n",
             ca.display()
         );
-        std::fs::write(&cfg, &good).unwrap();
-        let targets = configured_targets(&settings(&[&c])).unwrap();
+        let targets = with_file(&cfg, &good, |cx| configured_targets(&Options::default(), cx)).unwrap().unwrap();
         assert!(targets[0].tls.as_ref().is_some_and(|t| format!("{t:?}").contains("ups.lan")), "{:?}", targets[0]);
         assert!(targets[1].tls.is_none());
-        std::fs::write(&cfg, good.replace("tls: starttls", "tls: none")).unwrap();
-        let e = build_err(&[&c]);
+        let e = file_err(&cfg, &good.replace("tls: starttls", "tls: none"));
         assert!(e.contains("c.yaml:5:") && e.contains("nut.servers[0].ca_file: only used with starttls"), "{e}");
-        std::fs::write(&cfg, good.replace("server_name: ups.lan", "server_name: not a name")).unwrap();
-        let e = build_err(&[&c]);
+        let e = file_err(&cfg, &good.replace("server_name: ups.lan", "server_name: not a name"));
         assert!(e.contains("c.yaml:6:") && e.contains("nut.servers[0].server_name: \"not a name\" is neither"), "{e}");
-        std::fs::write(&cfg, good.replace("tls: starttls", "tls: ssl")).unwrap();
-        assert!(crate::cli::parse_settings(std::slice::from_ref(&c)).is_err());
+        assert!(with_file(&cfg, &good.replace("tls: starttls", "tls: ssl"), |_| ()).is_err());
     }
 
     #[tokio::test]
@@ -698,10 +709,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = ca_file(dir.path());
         let cfg = dir.path().join("c.yaml");
-        std::fs::write(&cfg, format!("nut:\n  servers:\n    - target: {a}\n    - target: {b}\n      tls: starttls\n      ca_file: {}\n", ca.display()))
-            .unwrap();
-        let s = settings(&[&format!("--config.file={}", cfg.display())]);
-        let Some(Collector::Async(c)) = build(&s).unwrap() else { panic!("not an async collector") };
+        let text = format!("nut:\n  servers:\n    - target: {a}\n    - target: {b}\n      tls: starttls\n      ca_file: {}\n", ca.display());
+        let Some(Collector::Async(c)) = with_file(&cfg, &text, |cx| build(&Options::default(), cx)).unwrap().unwrap() else {
+            panic!("not an async collector")
+        };
         let scrape = Scrape { deadline: std::time::Instant::now() + Duration::from_secs(5) };
         let mut out = Snapshot::new();
         let err = c.gather(&scrape, &mut out).await.unwrap_err().to_string();

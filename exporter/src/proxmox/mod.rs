@@ -29,10 +29,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::cli::Settings;
-use crate::collector::{AsyncCollector, Collector, Error, GatherFuture, Scrape};
+use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
 
 use api::{decode, status_num, status_str, Content, GuestConfig, LogLine, QDevice, Resource, StatusEntry, Task};
 use client::{segment, ApiError, Client, Session, SetupError, Target, Token, Trust};
@@ -154,8 +152,7 @@ fn token_from_env(var: &str) -> Result<Token, SetupError> {
 }
 
 /// Every endpoint of the flags and the configuration file, checked.
-fn configured_clients(settings: &Settings) -> Result<Vec<Client>, BuildError> {
-    let opts = &settings.flags.proxmox;
+fn configured_clients(opts: &Options, cx: &Context<Config>) -> Result<Vec<Client>, BuildError> {
     let mut clients = Vec::new();
     match &opts.proxmox_url {
         Some(url) => {
@@ -181,25 +178,23 @@ fn configured_clients(settings: &Settings) -> Result<Vec<Client>, BuildError> {
             }
         }
     }
-    if let Some(loaded) = &settings.config {
-        if let Some(cfg) = &loaded.file.proxmox {
-            for (i, ep) in cfg.endpoints.iter().enumerate() {
-                let at = |key: &str, e: SetupError| {
-                    build_error(loaded.error_at_key(key, format!("proxmox.endpoints[{i}].{key}: {e}")).to_string())
-                };
-                let target = Target::parse(&ep.url).map_err(|e| at("url", e))?;
-                let trust = trust_of(ep.ca_file.as_ref(), ep.fingerprint.as_deref(), ep.insecure_skip_verify)
-                    .map_err(|(name, e)| at(&name.replace('-', "_"), e))?;
-                let token = match (&ep.token_file, &ep.token_env) {
-                    (Some(_), Some(_)) => {
-                        return Err(at("token_env", SetupError::Trust("give token_file or token_env, not both")));
-                    }
-                    (Some(path), None) => Token::from_file(path).map_err(|e| at("token_file", e))?,
-                    (None, Some(var)) => token_from_env(var).map_err(|e| at("token_env", e))?,
-                    (None, None) => token_from_env(TOKEN_ENV).map_err(|e| at("token_env", e))?,
-                };
-                clients.push(Client::new(target, &trust, token).map_err(|e| at("ca_file", e))?);
-            }
+    if let Some(cfg) = cx.section {
+        for (i, ep) in cfg.endpoints.iter().enumerate() {
+            let at = |key: &str, e: SetupError| {
+                build_error(cx.at_key(key, format!("proxmox.endpoints[{i}].{key}: {e}")))
+            };
+            let target = Target::parse(&ep.url).map_err(|e| at("url", e))?;
+            let trust = trust_of(ep.ca_file.as_ref(), ep.fingerprint.as_deref(), ep.insecure_skip_verify)
+                .map_err(|(name, e)| at(&name.replace('-', "_"), e))?;
+            let token = match (&ep.token_file, &ep.token_env) {
+                (Some(_), Some(_)) => {
+                    return Err(at("token_env", SetupError::Trust("give token_file or token_env, not both")));
+                }
+                (Some(path), None) => Token::from_file(path).map_err(|e| at("token_file", e))?,
+                (None, Some(var)) => token_from_env(var).map_err(|e| at("token_env", e))?,
+                (None, None) => token_from_env(TOKEN_ENV).map_err(|e| at("token_env", e))?,
+            };
+            clients.push(Client::new(target, &trust, token).map_err(|e| at("ca_file", e))?);
         }
     }
     let mut seen = HashSet::new();
@@ -212,12 +207,11 @@ fn configured_clients(settings: &Settings) -> Result<Vec<Client>, BuildError> {
 }
 
 /// Builds the collector; `Ok(None)` when no endpoint is configured.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let clients = configured_clients(settings)?;
+pub fn build(opts: &Options, cx: &Context<Config>) -> Result<Option<Collector>, BuildError> {
+    let clients = configured_clients(opts, cx)?;
     if clients.is_empty() {
         return Ok(None);
     }
-    let opts = &settings.flags.proxmox;
     let tuning = Tuning {
         concurrency: usize::from(opts.proxmox_max_concurrency),
         onboot: opts.proxmox_onboot,
@@ -627,16 +621,21 @@ impl AsyncCollector for ProxmoxCollector {
 mod tests {
     use super::*;
 
-    fn settings(args: &[&str]) -> Settings {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        crate::cli::parse_settings(&args).unwrap()
+    use crate::collector::{parse_options, with_config};
+
+    fn built(args: &[&str]) -> Result<Option<Collector>, BuildError> {
+        with_config(None, "proxmox", |cx| build(&parse_options(args).unwrap(), cx)).unwrap()
     }
 
     fn build_err(args: &[&str]) -> String {
-        match build(&settings(args)) {
+        match built(args) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("{args:?} was accepted"),
         }
+    }
+
+    fn from_file(path: &std::path::Path, text: &str) -> Result<Result<Option<Collector>, BuildError>, serde_yaml_ng::Error> {
+        with_config(Some((path, text)), "proxmox", |cx| build(&Options::default(), cx))
     }
 
     #[test]
@@ -646,9 +645,9 @@ mod tests {
         std::fs::write(&token, "monitor@pve!homelab=aaaa-bbbb\n").unwrap();
         let tok = format!("--collector.proxmox.token-file={}", token.display());
         let fp = format!("--collector.proxmox.fingerprint={}", "AB:".repeat(31) + "CD");
-        assert!(build(&settings(&[])).unwrap().is_none());
-        assert!(build(&settings(&["--collector.proxmox.url=https://127.0.0.1:8006", &tok, &fp])).unwrap().is_some());
-        assert!(build(&settings(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.insecure-skip-verify"])).unwrap().is_some());
+        assert!(built(&[]).unwrap().is_none());
+        assert!(built(&["--collector.proxmox.url=https://127.0.0.1:8006", &tok, &fp]).unwrap().is_some());
+        assert!(built(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.insecure-skip-verify"]).unwrap().is_some());
         let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.fingerprint=12:34"]);
         assert!(e.starts_with("collector proxmox: --collector.proxmox.fingerprint:"), "{e}");
         let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", "--collector.proxmox.token-file=/nonexistent/token", &fp]);
@@ -678,15 +677,10 @@ mod tests {
             "proxmox:\n  endpoints:\n    - url: https://127.0.0.1:8006\n      token_file: {}\n      insecure_skip_verify: true\n",
             token.display()
         );
-        std::fs::write(&cfg, &good).unwrap();
-        let c = format!("--config.file={}", cfg.display());
-        assert!(build(&settings(&[&c])).unwrap().is_some());
-        std::fs::write(&cfg, good.replace("insecure_skip_verify: true", "fingerprint: nope")).unwrap();
-        let e = build_err(&[&c]);
+        assert!(from_file(&cfg, &good).unwrap().unwrap().is_some());
+        let e = from_file(&cfg, &good.replace("insecure_skip_verify: true", "fingerprint: nope")).unwrap().err().unwrap().to_string();
         assert!(e.contains("c.yaml:5:") && e.contains("proxmox.endpoints[0].fingerprint"), "{e}");
-        std::fs::write(&cfg, good.replace("token_file", "token_flie")).unwrap();
-        let args = vec![c.clone()];
-        assert!(crate::cli::parse_settings(&args).is_err());
+        assert!(from_file(&cfg, &good.replace("token_file", "token_flie")).is_err());
     }
 
     #[test]

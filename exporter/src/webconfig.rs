@@ -31,7 +31,7 @@ use rustls::{
 };
 use serde::Deserialize;
 
-use crate::config::line_of_key;
+use crate::config_key::line_of_key;
 
 /// How often, at most, [`Live::check_for_changes`] looks at the files.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -328,19 +328,8 @@ impl WebConfig {
     /// it trusts exactly the certificate this configuration serves, and
     /// sends no client certificate. `None` when TLS is off.
     pub fn self_client(&self) -> Option<Arc<rustls::ClientConfig>> {
-        let cert = self.own_cert.clone()?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = Arc::new(OwnCert {
-            cert,
-            algorithms: provider.signature_verification_algorithms,
-        });
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .ok()?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        Some(Arc::new(config))
+        let pin = crate::tls::sha256_fingerprint(self.own_cert.as_ref()?.as_ref());
+        crate::tls::pinned_config(Some(pin), |_| "the server's certificate is not the one in the web configuration".into()).ok()
     }
 
     /// Whether the server asks every client for a certificate (then the
@@ -543,7 +532,7 @@ fn check_rate_limit(
 ) -> Result<Option<RateLimit>, WebConfigError> {
     let interval = match raw.interval {
         None | Some(serde_yaml_ng::Value::Null) => Duration::ZERO,
-        Some(serde_yaml_ng::Value::String(s)) => parse_go_duration(&s).ok_or_else(|| {
+        Some(serde_yaml_ng::Value::String(s)) => crate::duration::parse(&s).ok_or_else(|| {
             invalid(
                 "interval",
                 format!("rate_limit.interval: {s:?} is not a duration such as 1s, 500ms or 1m30s"),
@@ -572,46 +561,6 @@ fn check_rate_limit(
         interval,
         burst: raw.burst.unwrap_or(0),
     }))
-}
-
-/// Parses Go's duration syntax (`300ms`, `1.5h`, `2h45m`, `0`); `None`
-/// when it is not one or is negative.
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_end);
-        if number.is_empty() || number == "." {
-            return None;
-        }
-        let value: f64 = number.parse().ok()?;
-        let unit_end = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_end);
-        let seconds = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * seconds;
-        rest = next;
-    }
-    Duration::try_from_secs_f64(total).ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -925,7 +874,7 @@ fn build_tls(
                     format!("tls_server_config.client_ca_file {}: {e}", path.display()),
                 )
             })?;
-            Some(ca_roots(&data).map_err(|e| {
+            Some(crate::tls::ca_roots_pem(&data).map_err(|e| {
                 invalid(
                     "client_ca_file",
                     format!("tls_server_config.client_ca_file {}: {e}", path.display()),
@@ -933,7 +882,7 @@ fn build_tls(
             })?)
         }
         (None, Some(text)) => Some(
-            ca_roots(text.as_bytes())
+            crate::tls::ca_roots_pem(text.as_bytes())
                 .map_err(|e| invalid("client_ca", format!("tls_server_config.client_ca: {e}")))?,
         ),
         (None, None) => None,
@@ -975,18 +924,6 @@ fn build_tls(
             ClientAuth::RequireAnyClientCert | ClientAuth::RequireAndVerifyClientCert
         ),
     }))
-}
-
-fn ca_roots(pem: &[u8]) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pem) {
-        let cert = cert.map_err(|e| format!("not valid PEM: {e}"))?;
-        roots.add(cert).map_err(|e| e.to_string())?;
-    }
-    if roots.is_empty() {
-        return Err("no PEM certificate in it".into());
-    }
-    Ok(roots)
 }
 
 fn client_verifier(
@@ -1057,55 +994,6 @@ impl ClientCertVerifier for AnyClientCert {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// Trusts one certificate, byte for byte: the exporter's own, for its
-/// healthcheck over loopback. Handshake signatures are verified.
-#[derive(Debug)]
-struct OwnCert {
-    cert: CertificateDer<'static>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl rustls::client::danger::ServerCertVerifier for OwnCert {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_ref() {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "the server's certificate is not the one in the web configuration".into(),
-            ))
-        }
     }
 
     fn verify_tls12_signature(
@@ -1654,7 +1542,7 @@ mod tests {
                 "{auth}"
             );
             let roots = verifies
-                .then(|| ca_roots(&std::fs::read(p.dir.path().join("ca.pem")).unwrap()).unwrap());
+                .then(|| crate::tls::ca_roots_pem(&std::fs::read(p.dir.path().join("ca.pem")).unwrap()).unwrap());
             let v = client_verifier(
                 kind,
                 roots,
@@ -1795,12 +1683,12 @@ mod tests {
         assert!(p
             .error("rate_limit:\n  interval: soon\n")
             .contains("not a duration"));
-        assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
-        assert_eq!(parse_go_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
-        assert_eq!(parse_go_duration("10"), None);
-        assert_eq!(parse_go_duration("-1s"), None);
-        assert_eq!(parse_go_duration(""), None);
+        assert_eq!(crate::duration::parse("300ms"), Some(Duration::from_millis(300)));
+        assert_eq!(crate::duration::parse("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(crate::duration::parse("0"), Some(Duration::ZERO));
+        assert_eq!(crate::duration::parse("10"), None);
+        assert_eq!(crate::duration::parse("-1s"), None);
+        assert_eq!(crate::duration::parse(""), None);
 
         let now = Instant::now();
         let mut b = Bucket::new(

@@ -17,9 +17,8 @@ use std::sync::{Arc, OnceLock};
 
 use homelab_exporter::config::{self, Loaded};
 use homelab_exporter::docker::api::Endpoint;
+use homelab_exporter::duration;
 use homelab_exporter::encode::Format;
-use homelab_exporter::host::filesystem;
-use homelab_exporter::nut;
 use homelab_exporter::nut::client::Address;
 use homelab_exporter::proxmox::client::{parse_fingerprint, Target, Token};
 use homelab_exporter::server::parse_listen_address;
@@ -103,10 +102,9 @@ fn file(input: &[u8]) {
 fn values(input: &[u8]) {
     let t = text(input);
     for line in t.lines() {
-        if let Ok(d) = filesystem::parse_duration(line) {
+        if let Ok(d) = duration::parse_timeout(line) {
             assert!(d.as_secs_f64().is_finite());
         }
-        let _ = nut::parse_duration(line);
         if let Ok(a) = Address::parse(line) {
             // An address prints as it parses.
             let again = Address::parse(&a.to_string())

@@ -64,7 +64,7 @@ pub struct Options {
     #[arg(long = "collector.filesystem.fs-types-exclude", default_value = DEFAULT_FS_TYPES_EXCLUDE)]
     pub filesystem_fs_types_exclude: String,
     /// How long to wait for a mount to respond before marking it as stale (e.g. 5s).
-    #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = crate::duration::parse_timeout)]
     pub filesystem_mount_timeout: Duration,
 }
 
@@ -76,19 +76,6 @@ impl Default for Options {
             filesystem_mount_timeout: Duration::from_secs(5),
         }
     }
-}
-
-/// Parses `500ms`, `5s`, `1m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map(|i| s.split_at(i)).unwrap_or((s, "s"));
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {s:?}"))
 }
 
 /// One mount of `mountinfo`.
@@ -512,14 +499,6 @@ mod tests {
         assert!(parse_mountinfo("36 35 98:0 / /mnt rw\n").is_err());
         assert!(parse_mountinfo("36 35 98 / /mnt rw - ext4 /dev/sda rw\n").is_err());
         assert!(parse_mountinfo("- ext4\n").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert!(parse_duration("5h").is_err());
-        assert!(parse_duration("x").is_err());
     }
 
     /// A procfs holding only `1/mountinfo`, the paths that read it and

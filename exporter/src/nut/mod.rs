@@ -34,6 +34,7 @@ use tokio::time::Instant;
 
 use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Scrape};
 use crate::metrics::Snapshot;
+use crate::secret::{Both, Source, SourceError};
 
 use client::{Address, ClientError, Limits, Session, StartTls, Timeouts};
 use metrics::UpsData;
@@ -62,7 +63,7 @@ pub struct Options {
     #[arg(long = "collector.nut.raw", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub nut_raw: bool,
     /// Longest time one upsd may take per scrape (also bounded by the scrape timeout).
-    #[arg(long = "collector.nut.timeout", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "collector.nut.timeout", default_value = "5s", value_parser = crate::duration::parse_timeout)]
     pub nut_timeout: Duration,
     /// Serve /probe?module=nut&target=HOST:PORT for the configured targets and those of --collector.nut.probe-allow.
     #[arg(long = "collector.nut.probe", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -103,24 +104,6 @@ impl Default for Options {
             nut_ca_file: None,
         }
     }
-}
-
-/// Parses a duration such as `5s`, `500ms`, `1m` or `2.5s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 5s or 500ms"))?;
-    let seconds = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s or m)")),
-    };
-    if !(seconds > 0.0 && seconds <= 3600.0) {
-        return Err(format!("{text:?}: must be more than 0 and at most 1h"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// The `nut:` section of the configuration file.
@@ -249,12 +232,17 @@ fn build_error(detail: impl Into<String>) -> BuildError {
     BuildError { collector: "nut", detail: detail.into() }
 }
 
-/// Reads a password file, with the permission checks of [`crate::secret::read`].
-fn read_password_file(path: &Path) -> Result<Secret, String> {
-    let text = crate::secret::read(path).map_err(|e| format!("password file {e}"))?;
+/// Reads a password from its source (a file with the checks of
+/// [`crate::secret::read`], or an environment variable); a file's trailing
+/// newline is dropped.
+fn read_password(source: &Source) -> Result<Secret, String> {
+    let text = source.read().map_err(|e| match e {
+        SourceError::File(e) => format!("password file {e}"),
+        e => e.to_string(),
+    })?;
     let pw = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
     if pw.is_empty() {
-        return Err(format!("password file {} is empty", path.display()));
+        return Err(format!("password file {} is empty", source.name()));
     }
     Ok(Secret(pw.to_owned()))
 }
@@ -307,7 +295,7 @@ fn configured_targets(opts: &Options, cx: &Context<Config>) -> Result<Vec<Target
     let flag_credentials = match (&opts.nut_username, &opts.nut_password_file) {
         (Some(user), Some(file)) => Some((
             user.clone(),
-            read_password_file(file).map_err(|e| build_error(format!("--collector.nut.password-file: {e}")))?,
+            read_password(&Source::File(file.clone())).map_err(|e| build_error(format!("--collector.nut.password-file: {e}")))?,
         )),
         (None, None) => None,
         _ => return Err(build_error("--collector.nut.username and --collector.nut.password-file go together")),
@@ -322,14 +310,12 @@ fn configured_targets(opts: &Options, cx: &Context<Config>) -> Result<Vec<Target
         for (i, server) in cfg.servers.iter().enumerate() {
             let at = |key: &str, detail: String| build_error(cx.at_key(key, format!("nut.servers[{i}].{key}: {detail}")));
             let address = Address::parse(&server.target).map_err(|e| at("target", e))?;
-            let password = match (&server.password_file, &server.password_env) {
-                (Some(_), Some(_)) => return Err(at("password_env", "give password_file or password_env, not both".into())),
-                (Some(file), None) => Some(read_password_file(file).map_err(|e| at("password_file", e))?),
-                (None, Some(var)) => match std::env::var(var) {
-                    Ok(v) if !v.is_empty() => Some(Secret(v)),
-                    _ => return Err(at("password_env", format!("environment variable {var} is not set"))),
-                },
-                (None, None) => None,
+            let source = Source::from_pair(server.password_file.as_deref(), server.password_env.as_deref())
+                .map_err(|Both| at("password_env", "give password_file or password_env, not both".into()))?;
+            let password = match &source {
+                Some(source @ Source::File(_)) => Some(read_password(source).map_err(|e| at("password_file", e))?),
+                Some(source @ Source::Env(_)) => Some(read_password(source).map_err(|e| at("password_env", e))?),
+                None => None,
             };
             let credentials = match (&server.username, password) {
                 (Some(u), Some(p)) => Some((u.clone(), p)),
@@ -530,18 +516,6 @@ impl AsyncCollector for NutCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2.5s"), Ok(Duration::from_millis(2500)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        for bad in ["", "s", "0s", "-1s", "5h", "1x", "2h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     use crate::collector::{parse_options, with_config};
 

@@ -31,6 +31,7 @@ use tokio::time::Instant;
 
 use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Scrape};
 use crate::metrics::Snapshot;
+use crate::secret::{Both, Source, SourceError};
 
 use api::{decode, status_num, status_str, Content, GuestConfig, LogLine, QDevice, Resource, StatusEntry, Task};
 use client::{segment, ApiError, Client, Session, SetupError, Target, Token, Trust};
@@ -144,11 +145,13 @@ fn trust_of(ca: Option<&PathBuf>, fingerprint: Option<&str>, insecure: bool) -> 
     }
 }
 
-fn token_from_env(var: &str) -> Result<Token, SetupError> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Token::parse(&v, &format!("environment variable {var}")),
-        _ => Err(SetupError::Token { source_name: format!("environment variable {var}"), detail: "not set" }),
-    }
+/// Reads and parses the token from its source.
+fn read_token(source: &Source) -> Result<Token, SetupError> {
+    let text = source.read().map_err(|e| match e {
+        SourceError::File(e) => SetupError::TokenFile(e),
+        SourceError::Unset(var) => SetupError::Token { source_name: format!("environment variable {var}"), detail: "not set" },
+    })?;
+    Token::parse(&text, &source.name())
 }
 
 /// Every endpoint of the flags and the configuration file, checked.
@@ -160,10 +163,11 @@ fn configured_clients(opts: &Options, cx: &Context<Config>) -> Result<Vec<Client
             let target = Target::parse(url).map_err(|e| flag("url", e))?;
             let trust = trust_of(opts.proxmox_ca_file.as_ref(), opts.proxmox_fingerprint.as_deref(), opts.proxmox_insecure_skip_verify)
                 .map_err(|(name, e)| flag(name, e))?;
-            let token = match &opts.proxmox_token_file {
-                Some(path) => Token::from_file(path).map_err(|e| flag("token-file", e))?,
-                None => token_from_env(TOKEN_ENV).map_err(|e| flag("token-file", e))?,
+            let source = match &opts.proxmox_token_file {
+                Some(path) => Source::File(path.clone()),
+                None => Source::Env(TOKEN_ENV.to_owned()),
             };
+            let token = read_token(&source).map_err(|e| flag("token-file", e))?;
             clients.push(Client::new(target, &trust, token).map_err(|e| flag("ca-file", e))?);
         }
         None => {
@@ -186,14 +190,11 @@ fn configured_clients(opts: &Options, cx: &Context<Config>) -> Result<Vec<Client
             let target = Target::parse(&ep.url).map_err(|e| at("url", e))?;
             let trust = trust_of(ep.ca_file.as_ref(), ep.fingerprint.as_deref(), ep.insecure_skip_verify)
                 .map_err(|(name, e)| at(&name.replace('-', "_"), e))?;
-            let token = match (&ep.token_file, &ep.token_env) {
-                (Some(_), Some(_)) => {
-                    return Err(at("token_env", SetupError::Trust("give token_file or token_env, not both")));
-                }
-                (Some(path), None) => Token::from_file(path).map_err(|e| at("token_file", e))?,
-                (None, Some(var)) => token_from_env(var).map_err(|e| at("token_env", e))?,
-                (None, None) => token_from_env(TOKEN_ENV).map_err(|e| at("token_env", e))?,
-            };
+            let source = Source::from_pair(ep.token_file.as_deref(), ep.token_env.as_deref())
+                .map_err(|Both| at("token_env", SetupError::Trust("give token_file or token_env, not both")))?
+                .unwrap_or_else(|| Source::Env(TOKEN_ENV.to_owned()));
+            let key = if matches!(source, Source::File(_)) { "token_file" } else { "token_env" };
+            let token = read_token(&source).map_err(|e| at(key, e))?;
             clients.push(Client::new(target, &trust, token).map_err(|e| at("ca_file", e))?);
         }
     }

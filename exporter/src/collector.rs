@@ -233,6 +233,30 @@ pub trait AsyncCollector: Send + Sync + 'static {
     fn gather<'a>(&'a self, scrape: &'a Scrape, out: &'a mut Snapshot) -> GatherFuture<'a>;
 }
 
+/// Why a probe request was refused, worded for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The `target` parameter is malformed (HTTP 400).
+    #[error("{0}")]
+    BadTarget(String),
+    /// The target may not be probed (HTTP 403).
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+/// A boxed future returned by [`Probe::probe`].
+pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Result<Snapshot, ProbeError>> + Send + 'a>>;
+
+/// Answers `/probe?module=MODULE&target=...`: one target's series, on
+/// request, within the scrape.
+pub trait Probe: Send + Sync + 'static {
+    /// The `module` parameter it answers (and its flags' stem:
+    /// `--collector.MODULE.probe`).
+    fn module(&self) -> &'static str;
+    /// Queries `target` into a snapshot.
+    fn probe<'a>(&'a self, target: &'a str, scrape: &'a Scrape) -> ProbeFuture<'a>;
+}
+
 /// A constructed collector of either kind.
 #[derive(Clone)]
 pub enum Collector {

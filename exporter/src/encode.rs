@@ -58,6 +58,31 @@ impl Format {
     }
 }
 
+/// A response body: a scrape's snapshots, merged and encoded.
+#[derive(Debug)]
+pub struct Body {
+    /// The bytes to send.
+    pub bytes: Vec<u8>,
+    /// Whether they are gzip-compressed (`Content-Encoding: gzip`).
+    pub gzip: bool,
+}
+
+/// Turns a scrape's snapshots into the response body: [`merge`]d,
+/// [`encode`]d in `format`, and gzip-compressed when `gzip` is asked for
+/// (left plain if compressing fails).
+pub fn body(snapshots: Vec<Snapshot>, format: Format, gzip: bool) -> Body {
+    let families = merge(snapshots);
+    let mut bytes = Vec::with_capacity(64 * 1024);
+    encode(&families, format, &mut bytes);
+    if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::fast());
+        if let Ok(zipped) = encoder.write_all(&bytes).and_then(|()| encoder.finish()) {
+            return Body { bytes: zipped, gzip: true };
+        }
+    }
+    Body { bytes, gzip: false }
+}
+
 /// Merges the families of several snapshots: sorted by name, families of the
 /// same name joined (the first help and type win), label pairs sorted by
 /// name and samples sorted by their labels, as client_golang exposes them.

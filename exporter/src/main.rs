@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use homelab_exporter::cli::CliError;
+use homelab_exporter::collector::Probe;
 use homelab_exporter::registry::{self, parse_settings, Settings};
 use homelab_exporter::scrape::Engine;
 use homelab_exporter::server::{parse_listen_address, Server};
@@ -56,8 +57,8 @@ fn run_serve(args: &[String]) -> ExitCode {
         Err(code) => return code,
     };
     init_logging(&settings);
-    let engine = match registry::engine(&settings) {
-        Ok(e) => e,
+    let (engine, probe) = match registry::engine(&settings).and_then(|e| Ok((e, registry::probe(&settings)?))) {
+        Ok(built) => built,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -67,7 +68,7 @@ fn run_serve(args: &[String]) -> ExitCode {
         Ok(w) => w,
         Err(code) => return code,
     };
-    match serve(settings, engine, web) {
+    match serve(settings, engine, probe, web) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -185,7 +186,7 @@ fn run_check_config(args: &[String]) -> ExitCode {
     };
     // Warnings found while checking (a secret file every user may read) are logged.
     init_logging(&settings);
-    if let Err(e) = registry::engine(&settings) {
+    if let Err(e) = registry::engine(&settings).and_then(|_| registry::probe(&settings)) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -296,7 +297,12 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-fn serve(settings: Settings, engine: Engine, web: Option<(std::path::PathBuf, WebConfig)>) -> anyhow::Result<()> {
+fn serve(
+    settings: Settings,
+    engine: Engine,
+    probe: Option<std::sync::Arc<dyn Probe>>,
+    web: Option<(std::path::PathBuf, WebConfig)>,
+) -> anyhow::Result<()> {
     let addr = parse_listen_address(&settings.flags.listen_address)?;
     // One current-thread runtime: a Pi has few cores and scrapes are rare.
     // Host collectors block on file reads, so they go to the blocking pool.
@@ -336,7 +342,7 @@ fn serve(settings: Settings, engine: Engine, web: Option<(std::path::PathBuf, We
             homelab_exporter::server::ServeError::Bind { addr: addr.to_string(), source }
         })?;
         tracing::info!(address = %listener.local_addr()?, collectors = ?settings.enabled, "listening");
-        let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests, web);
+        let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests, web, probe);
         server.run(listener, shutdown_signal()).await;
         Ok(())
     })

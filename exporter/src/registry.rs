@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::cli::{self, CliError, Flags};
-use crate::collector::{BuildError, Collector, Context, HostPaths};
+use crate::collector::{BuildError, Collector, Context, HostPaths, Probe};
 use crate::config::Loaded;
 use crate::scrape::Engine;
 use crate::{docker, host, nut, proxmox};
@@ -200,12 +200,15 @@ pub fn build_enabled(table: &[Entry], settings: &Settings) -> Result<Vec<(&'stat
     Ok(collectors)
 }
 
-/// The scrape engine over every enabled collector, with the NUT probe
-/// when `--collector.nut.probe` is on.
+/// The scrape engine over every enabled collector.
 pub fn engine(settings: &Settings) -> Result<Engine, BuildError> {
-    let collectors = build_enabled(COLLECTORS, settings)?;
+    Ok(Engine::from_collectors(build_enabled(COLLECTORS, settings)?))
+}
+
+/// The handler of `/probe`: NUT's, when `--collector.nut.probe` is on.
+pub fn probe(settings: &Settings) -> Result<Option<Arc<dyn Probe>>, BuildError> {
     let prober = nut::build_prober(&settings.flags.nut, &settings.context_with(|c| c.file.nut.as_ref()))?;
-    Ok(Engine::from_collectors(collectors).with_nut_probe(prober))
+    Ok(prober.map(|p| Arc::new(p) as Arc<dyn Probe>))
 }
 
 #[cfg(test)]

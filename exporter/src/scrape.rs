@@ -36,7 +36,6 @@ pub struct Engine {
     /// (and moving its families) five or six times per scrape.
     families: Vec<AtomicUsize>,
     last: Mutex<Vec<LastStatus>>,
-    nut_probe: Option<crate::nut::Prober>,
 }
 
 /// A collector's failure as the engine reports it.
@@ -172,17 +171,6 @@ const SUCCESS_HELP: &str = "node_exporter: Whether a collector succeeded.";
 const DURATION_HELP: &str = "node_exporter: Duration of a collector scrape.";
 
 impl Engine {
-    /// The handler of `/probe?module=nut`, when `--collector.nut.probe` is on.
-    pub fn nut_probe(&self) -> Option<&crate::nut::Prober> {
-        self.nut_probe.as_ref()
-    }
-
-    /// The same engine answering `/probe?module=nut` with `prober`.
-    pub fn with_nut_probe(mut self, prober: Option<crate::nut::Prober>) -> Self {
-        self.nut_probe = prober;
-        self
-    }
-
     /// An engine over built collectors (see [`crate::registry::engine`]).
     pub fn from_collectors(collectors: Vec<(&'static str, Collector)>) -> Self {
         let last = collectors
@@ -190,7 +178,7 @@ impl Engine {
             .map(|(name, _)| LastStatus { name, ..Default::default() })
             .collect();
         let families = collectors.iter().map(|_| AtomicUsize::new(0)).collect();
-        Self { collectors, families, last: Mutex::new(last), nut_probe: None }
+        Self { collectors, families, last: Mutex::new(last) }
     }
 
     /// The status of every collector after its last scrape.

@@ -438,7 +438,7 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
         collectors.push((entry.name, c));
     }
     assert_eq!(collectors.len(), 7);
-    let server = Server::new(Engine::from_collectors(collectors), "/metrics".into(), 40, None);
+    let server = Server::new(Engine::from_collectors(collectors), "/metrics".into(), 40, None, None);
 
     // The runtime as `serve` in main.rs builds it.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -93,7 +93,7 @@ fn file(input: &[u8]) {
     if names_outside(&t) {
         return;
     }
-    if let Err(e) = homelab_exporter::registry::engine(&settings) {
+    if let Err(e) = homelab_exporter::registry::engine(&settings).and_then(|_| homelab_exporter::registry::probe(&settings)) {
         let _ = e.to_string();
     }
     let _ = parse_listen_address(&settings.flags.listen_address);

@@ -32,7 +32,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Scrape};
+use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Probe, ProbeError, ProbeFuture, Scrape};
 use crate::metrics::Snapshot;
 use crate::secret::{Both, Source, SourceError};
 
@@ -204,27 +204,28 @@ pub struct Prober {
     allowed: HashMap<String, Arc<Target>>,
 }
 
-/// Why a probe was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    /// The `target` parameter is not `HOST[:PORT]`.
-    #[error("target: {0}")]
-    BadTarget(String),
-    /// The target is neither configured nor allowed.
-    #[error("target {0} is not allowed: configure it or add --collector.nut.probe-allow={0}")]
-    NotAllowed(String),
+impl Prober {
+    /// Queries one allowed target within `scrape` into a snapshot: its
+    /// series and `homelab_exporter_target_up`, whatever the outcome.
+    pub async fn probe_target(&self, target: &str, scrape: &Scrape) -> Result<Snapshot, ProbeError> {
+        let address = Address::parse(target).map_err(|e| ProbeError::BadTarget(format!("target: {e}")))?;
+        let label = address.to_string();
+        let target = self.allowed.get(&label).ok_or_else(|| {
+            ProbeError::NotAllowed(format!("target {label} is not allowed: configure it or add --collector.nut.probe-allow={label}"))
+        })?;
+        let mut out = Snapshot::new();
+        let _failures = self.shared.gather(std::slice::from_ref(target), scrape, &mut out).await;
+        Ok(out)
+    }
 }
 
-impl Prober {
-    /// Queries one allowed target under `deadline` into a snapshot: its
-    /// series and `homelab_exporter_target_up`, whatever the outcome.
-    pub async fn probe(&self, target: &str, deadline: std::time::Instant) -> Result<Snapshot, ProbeError> {
-        let address = Address::parse(target).map_err(ProbeError::BadTarget)?;
-        let label = address.to_string();
-        let target = self.allowed.get(&label).ok_or(ProbeError::NotAllowed(label))?;
-        let mut out = Snapshot::new();
-        let _failures = self.shared.gather(std::slice::from_ref(target), deadline, &mut out).await;
-        Ok(out)
+impl Probe for Prober {
+    fn module(&self) -> &'static str {
+        "nut"
+    }
+
+    fn probe<'a>(&'a self, target: &'a str, scrape: &'a Scrape) -> ProbeFuture<'a> {
+        Box::pin(self.probe_target(target, scrape))
     }
 }
 
@@ -431,12 +432,12 @@ impl Shared {
         next.insert(key, error);
     }
 
-    /// Queries `targets` concurrently, each until `scrape_deadline` (less a
-    /// margin) or `--collector.nut.timeout`, and emits their series.
-    /// Returns one message per target that failed.
-    async fn gather(&self, targets: &[Arc<Target>], scrape_deadline: std::time::Instant, out: &mut Snapshot) -> Vec<String> {
+    /// Queries `targets` concurrently, each until the scrape's deadline
+    /// (less a margin) or `--collector.nut.timeout`, and emits their
+    /// series. Returns one message per target that failed.
+    async fn gather(&self, targets: &[Arc<Target>], scrape: &Scrape, out: &mut Snapshot) -> Vec<String> {
         // Leave the caller a moment to take our snapshot before its deadline.
-        let budget = crate::collector::Scrape { deadline: scrape_deadline }.backend_budget();
+        let budget = scrape.backend_budget();
         let deadline = (Instant::now() + budget).min(Instant::now() + self.timeout);
 
         let mut set = tokio::task::JoinSet::new();
@@ -498,7 +499,7 @@ impl Shared {
 
 impl NutCollector {
     async fn gather_all(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
-        let failures = self.shared.gather(&self.targets, scrape.deadline, out).await;
+        let failures = self.shared.gather(&self.targets, scrape, out).await;
         if failures.is_empty() {
             Ok(())
         } else {

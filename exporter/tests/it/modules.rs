@@ -229,3 +229,14 @@ fn collectors_never_see_the_command_line() {
         }
     }
 }
+
+#[test]
+fn the_engine_and_the_server_know_no_collector() {
+    let graph = module_graph();
+    for module in ["scrape", "server", "encode"] {
+        for edge in &graph[module] {
+            let collector = ["host", "nut", "docker", "proxmox"].iter().any(|c| edge == c || edge.starts_with(&format!("{c}::")));
+            assert!(!collector && edge != "registry" && edge != "cli", "{module} names crate::{edge}");
+        }
+    }
+}

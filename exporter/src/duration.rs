@@ -52,7 +52,7 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let bare_seconds = || t.parse::<f64>().ok().filter(|n| n.is_finite()).and_then(|n| Duration::try_from_secs_f64(n).ok());
     let d = parse(t)
         .or_else(bare_seconds)
-        .ok_or_else(|| format!("{text:?} is not a duration such as 5s, 500ms or 1m30s"))?;
+        .ok_or_else(|| format!("{text:?} is not a duration like 5s or 500ms"))?;
     if d.is_zero() || d > MAX_TIMEOUT {
         return Err(format!("{text:?}: must be more than 0 and at most 1h"));
     }

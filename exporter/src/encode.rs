@@ -414,7 +414,7 @@ mod tests {
         }
     }
 
-    fn f(v: f64) -> String {
+    fn formatted(v: f64) -> String {
         let mut out = Vec::new();
         write_float(&mut out, v);
         String::from_utf8(out).unwrap()
@@ -422,22 +422,22 @@ mod tests {
 
     #[test]
     fn floats_format_like_go() {
-        assert_eq!(f(0.0), "0");
-        assert_eq!(f(1.0), "1");
-        assert_eq!(f(546.0), "546");
-        assert_eq!(f(123456.0), "123456");
-        assert_eq!(f(1e6), "1e+06");
-        assert_eq!(f(1234567.0), "1.234567e+06");
-        assert_eq!(f(2.189426688e10), "2.189426688e+10");
-        assert_eq!(f(1.305e-6), "1.305e-06");
-        assert_eq!(f(0.0001), "0.0001");
-        assert_eq!(f(0.00001), "1e-05");
-        assert_eq!(f(-3.5), "-3.5");
-        assert_eq!(f(18446744073709551615.0), "1.8446744073709552e+19");
-        assert_eq!(f(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(f(f64::INFINITY), "+Inf");
-        assert_eq!(f(f64::NAN), "NaN");
-        assert_eq!(f(100.5), "100.5");
+        assert_eq!(formatted(0.0), "0");
+        assert_eq!(formatted(1.0), "1");
+        assert_eq!(formatted(546.0), "546");
+        assert_eq!(formatted(123456.0), "123456");
+        assert_eq!(formatted(1e6), "1e+06");
+        assert_eq!(formatted(1234567.0), "1.234567e+06");
+        assert_eq!(formatted(2.189426688e10), "2.189426688e+10");
+        assert_eq!(formatted(1.305e-6), "1.305e-06");
+        assert_eq!(formatted(0.0001), "0.0001");
+        assert_eq!(formatted(0.00001), "1e-05");
+        assert_eq!(formatted(-3.5), "-3.5");
+        assert_eq!(formatted(18446744073709551615.0), "1.8446744073709552e+19");
+        assert_eq!(formatted(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(formatted(f64::INFINITY), "+Inf");
+        assert_eq!(formatted(f64::NAN), "NaN");
+        assert_eq!(formatted(100.5), "100.5");
     }
 
     #[test]

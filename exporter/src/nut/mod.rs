@@ -10,7 +10,7 @@
 //! `nut_ups_up 0` and `nut_ups_error{code}` without failing anything.
 //!
 //! [`client`] speaks the protocol, [`parse`] holds the pure parsers and
-//! [`metrics`] the names and the conversion into a snapshot.
+//! [`emit`] the names and the conversion into a snapshot.
 //! With `--collector.nut.probe`, [`Prober`] also answers
 //! `/probe?module=nut&target=HOST:PORT` for the configured targets and an
 //! allow-list, never for any other address.
@@ -21,7 +21,7 @@
 //! to plaintext.
 
 pub mod client;
-pub mod metrics;
+pub mod emit;
 pub mod parse;
 
 use std::collections::{HashMap, HashSet};
@@ -37,7 +37,7 @@ use crate::metrics::Snapshot;
 use crate::secret::{Both, Source, SourceError};
 
 use client::{Address, ClientError, Limits, Session, StartTls, Timeouts};
-use metrics::UpsData;
+use emit::UpsData;
 
 /// How long connecting to one upsd may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -462,21 +462,21 @@ impl Shared {
             let data = match result {
                 Some(Ok(data)) => data,
                 Some(Err(e)) => {
-                    metrics::emit_target_up(out, &target.label, false);
+                    emit::emit_target_up(out, &target.label, false);
                     self.note(&mut next, &previous, target.label.clone(), Some(e.to_string()));
                     failures.push(format!("{}: {e}", target.label));
                     continue;
                 }
                 None => {
-                    metrics::emit_target_up(out, &target.label, false);
+                    emit::emit_target_up(out, &target.label, false);
                     failures.push(format!("{}: query task failed", target.label));
                     continue;
                 }
             };
-            metrics::emit_target_up(out, &target.label, true);
+            emit::emit_target_up(out, &target.label, true);
             self.note(&mut next, &previous, target.label.clone(), None);
             if let Some(v) = &data.version {
-                metrics::emit_server(out, &target.label, v);
+                emit::emit_server(out, &target.label, v);
             }
             for (name, description, vars) in data.upses {
                 let mut label = name;
@@ -487,7 +487,7 @@ impl Shared {
                 used_labels.insert(label.clone());
                 let error = vars.as_ref().err().map(|code| format!("LIST VAR answered ERR {code}"));
                 self.note(&mut next, &previous, format!("{}/{label}", target.label), error);
-                metrics::emit_ups(out, &UpsData { label, description, vars }, self.raw);
+                emit::emit_ups(out, &UpsData { label, description, vars }, self.raw);
             }
         }
         if let Ok(mut seen) = self.seen.lock() {

@@ -13,11 +13,13 @@
 //! own series.
 //!
 //! [`client`] is the HTTPS client, [`api`] the answers' shapes and
-//! [`map`] the pure mapping into metric families.
+//! [`emit`] the pure mapping into metric families, [`backups`] the
+//! analysis of backup storages and vzdump tasks behind `pve_backup_*`.
 
 pub mod api;
 pub mod client;
-pub mod map;
+pub mod backups;
+pub mod emit;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -35,7 +37,8 @@ use crate::secret::{Both, Source, SourceError};
 
 use api::{decode, status_num, status_str, Content, GuestConfig, LogLine, QDevice, Resource, StatusEntry, Task};
 use client::{segment, ApiError, Client, Session, SetupError, Target, Token, Trust};
-use map::{Gathered, GuestRun, NodeGathered};
+use backups::GuestRun;
+use emit::{Gathered, NodeGathered};
 
 /// The environment variable read for the token when no token file is given.
 pub const TOKEN_ENV: &str = "HOMELAB_PROXMOX_TOKEN";
@@ -455,12 +458,12 @@ async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -
                 Req::Content { storage_id, .. } => contents.push((storage_id.clone(), decoded(&path, &body)?)),
                 Req::Log { node, upid } => {
                     let lines: Vec<LogLine> = decoded(&path, &body)?;
-                    let runs = Arc::new(map::parse_vzdump_log(&lines));
+                    let runs = Arc::new(backups::parse_vzdump_log(&lines));
                     let next = match ep.logs.lock() {
                         Ok(mut cache) => {
                             cache.insert(upid.clone(), Arc::clone(&runs));
                             let tasks = g.nodes[*node].tasks.as_deref().unwrap_or(&[]);
-                            map::logs_to_fetch(tasks, &guests_on(&names[*node]), &cache, 1)
+                            backups::logs_to_fetch(tasks, &guests_on(&names[*node]), &cache, 1)
                         }
                         Err(_) => Vec::new(),
                     };
@@ -485,7 +488,7 @@ async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -
                                     g.logs.insert(t.upid.clone(), Arc::clone(runs));
                                 }
                             }
-                            map::logs_to_fetch(&tasks, &guests_on(name), &cache, 1)
+                            backups::logs_to_fetch(&tasks, &guests_on(name), &cache, 1)
                         }
                         Err(_) => Vec::new(),
                     };
@@ -593,7 +596,7 @@ impl ProxmoxCollector {
             if let Some(ep) = self.endpoints.get(*index) {
                 ep.note(failures, &gathered.nodes);
             }
-            map::write(gathered, out);
+            emit::write(gathered, out);
             if let Some((_, first)) = failures.first() {
                 summary.push(format!("{}: {} failed request(s), first: {first}", gathered.endpoint, failures.len()));
             }

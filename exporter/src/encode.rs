@@ -136,8 +136,7 @@ pub fn merge(snapshots: Vec<Snapshot>) -> Vec<Family> {
 /// Merging compares metric names (a few thousand times a scrape, names
 /// that share their first five bytes and often many more) and label
 /// values. The slice comparison calls `memcmp`, which in musl, the static
-/// build's libc, is a loop over single bytes; this was the static build's
-/// costliest libc function per scrape under callgrind. Words compared as
+/// build's libc, is a loop over single bytes. Words compared as
 /// big-endian integers order as their bytes do.
 pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
     let n = a.len().min(b.len());

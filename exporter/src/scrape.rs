@@ -78,11 +78,9 @@ struct HostJob {
 }
 
 /// Host collectors start this many workers on the blocking pool (the
-/// runtime's whole pool, `max_blocking_threads`); more are queued only when
-/// one is slow. Measured against one blocking task per collector with the
-/// scrape-latency harness (`--theirs` the older build): 4 workers 0.93x the
-/// median latency, 2 workers 1.31x (too little parallelism beside the rest
-/// of the machine's load).
+/// runtime's whole pool, `max_blocking_threads`); more are added only when
+/// one is slow. Fewer leave too little parallelism beside the machine's
+/// other load (benches/RESULTS.md).
 const HOST_WORKERS: usize = 4;
 /// At most this many more workers per scrape, for collectors that block.
 const MAX_EXTRA_WORKERS: usize = 6;

@@ -12,10 +12,9 @@
 //!
 //! Local disk and memory filesystems ([`IN_MEMORY_STATFS`]) are the
 //! exception: their `statfs` answers from counters the kernel keeps in
-//! memory and does no I/O, so it runs on the collector's own thread. Handing
-//! it to another thread cost more than the call: on a busy 2-core machine
-//! the hand-off made this the slowest collector of a scrape (0.69 ms of a
-//! 1.4 ms scrape). Should such a call block anyway (a filesystem lock held
+//! memory and does no I/O, so it runs on the collector's own thread: handing
+//! it to another thread costs more than the call (benches/RESULTS.md).
+//! Should such a call block anyway (a filesystem lock held
 //! by a stuck writer), that scrape loses this collector's series, and later
 //! scrapes report the mount as failed without calling `statfs` until the
 //! call returns.

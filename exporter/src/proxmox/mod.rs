@@ -349,179 +349,253 @@ fn backup_storages(resources: &[Resource], nodes: &[String]) -> Vec<(usize, Stri
 }
 
 /// Scrapes one endpoint under `deadline`: what it answered, and the
-/// failures (as messages naming the request).
+/// failures (as messages naming the request). The plan: the cluster-wide
+/// requests first; when they name the online nodes, every per-node request
+/// at once (bounded per node and per endpoint); then each answer as it
+/// comes, a vzdump task list or log possibly asking for further logs.
 async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -> (Gathered, Vec<Failure>) {
     let session = ep.client.session(tuning.concurrency, deadline);
-    let mut g = Gathered { endpoint: ep.client.display().to_owned(), ..Default::default() };
-    let mut errors: Vec<Failure> = Vec::new();
-
-    let (status, resources, version, not_backed_up) = tokio::join!(
-        get_one::<Vec<StatusEntry>>(&session, "/cluster/status"),
-        get_one::<Vec<Resource>>(&session, "/cluster/resources"),
-        get_one::<api::Version>(&session, "/version"),
-        get_one::<Vec<api::NotBackedUp>>(&session, "/cluster/backup-info/not-backed-up"),
-    );
-    let mut cluster_error = |e: ApiError| {
-        errors.push((None, e.to_string()));
-    };
-    g.status = status.map_err(&mut cluster_error).ok();
-    g.resources = resources.map_err(&mut cluster_error).ok();
-    g.version = version.map_err(&mut cluster_error).ok();
-    g.not_backed_up = not_backed_up.map_err(&mut cluster_error).ok();
-    g.cluster_failed = !errors.is_empty();
-    if g.status.is_none() && g.resources.is_none() {
-        g.failures = errors.len();
-        return (g, errors);
+    let mut round = Round::new(&ep);
+    round.read_cluster(&session).await;
+    if round.g.status.is_none() && round.g.resources.is_none() {
+        return round.finish(&ep);
     }
-
-    let names = online_nodes(g.status.as_deref(), g.resources.as_deref());
-    g.nodes = names.iter().map(|n| NodeGathered { name: n.clone(), complete: true, ..Default::default() }).collect();
-    let per_node = (tuning.concurrency / 2).max(1);
-    let limits: Vec<Arc<Semaphore>> = names.iter().map(|_| Arc::new(Semaphore::new(per_node))).collect();
-    let resources: &[Resource] = g.resources.as_deref().unwrap_or(&[]);
+    round.find_nodes(tuning);
     let mut set: JoinSet<Answer> = JoinSet::new();
-
-    if g.status.as_deref().unwrap_or(&[]).iter().any(|e| status_str(e, "type") == "cluster") {
-        spawn(&mut set, &session, None, "/cluster/config/qdevice".into(), Req::QDevice);
+    round.ask_nodes(&session, tuning, &mut set);
+    while let Some(joined) = set.join_next().await {
+        let Ok((req, path, result)) = joined else { continue };
+        round.take(&ep, &session, &mut set, req, &path, result);
     }
-    for (i, node) in names.iter().enumerate() {
-        let n = segment(node);
-        let limit = Some(&limits[i]);
-        if tuning.onboot {
-            for r in resources.iter().filter(|r| r.node_name() == node) {
-                let kind = match r.kind.as_str() {
-                    "qemu" => "qemu",
-                    "lxc" => "lxc",
-                    _ => continue,
-                };
-                let Some(vmid) = r.guest_vmid() else { continue };
-                spawn(&mut set, &session, limit, format!("/nodes/{n}/{kind}/{vmid}/config"), Req::Config { node: i, kind, vmid });
+    round.finish(&ep)
+}
+
+/// One scrape of one endpoint, as it goes.
+struct Round {
+    g: Gathered,
+    errors: Vec<Failure>,
+    /// The online nodes, by index in `g.nodes`.
+    names: Vec<String>,
+    /// Per-node bound on requests in flight.
+    limits: Vec<Arc<Semaphore>>,
+    contents: Vec<(String, Vec<Content>)>,
+    /// UPIDs of the tasks listed this scrape (to trim the log cache).
+    current_upids: HashSet<String>,
+    /// Whether every node's task list was read (else the cache is kept).
+    all_task_lists: bool,
+    /// Logs asked for per node this scrape.
+    logs_fetched: Vec<usize>,
+    /// Whether the cluster-wide answers named the nodes to ask.
+    nodes_asked: bool,
+}
+
+impl Round {
+    fn new(ep: &Endpoint) -> Self {
+        Self {
+            g: Gathered { endpoint: ep.client.display().to_owned(), ..Default::default() },
+            errors: Vec::new(),
+            names: Vec::new(),
+            limits: Vec::new(),
+            contents: Vec::new(),
+            current_upids: HashSet::new(),
+            all_task_lists: true,
+            logs_fetched: Vec::new(),
+            nodes_asked: false,
+        }
+    }
+
+    /// The cluster-wide requests, at once.
+    async fn read_cluster(&mut self, session: &Session) {
+        let (status, resources, version, not_backed_up) = tokio::join!(
+            get_one::<Vec<StatusEntry>>(session, "/cluster/status"),
+            get_one::<Vec<Resource>>(session, "/cluster/resources"),
+            get_one::<api::Version>(session, "/version"),
+            get_one::<Vec<api::NotBackedUp>>(session, "/cluster/backup-info/not-backed-up"),
+        );
+        let errors = &mut self.errors;
+        let mut cluster_error = |e: ApiError| errors.push((None, e.to_string()));
+        self.g.status = status.map_err(&mut cluster_error).ok();
+        self.g.resources = resources.map_err(&mut cluster_error).ok();
+        self.g.version = version.map_err(&mut cluster_error).ok();
+        self.g.not_backed_up = not_backed_up.map_err(&mut cluster_error).ok();
+        self.g.cluster_failed = !self.errors.is_empty();
+    }
+
+    /// The online nodes and their request bounds.
+    fn find_nodes(&mut self, tuning: Tuning) {
+        self.names = online_nodes(self.g.status.as_deref(), self.g.resources.as_deref());
+        self.g.nodes = self.names.iter().map(|n| NodeGathered { name: n.clone(), complete: true, ..Default::default() }).collect();
+        let per_node = (tuning.concurrency / 2).max(1);
+        self.limits = self.names.iter().map(|_| Arc::new(Semaphore::new(per_node))).collect();
+        self.logs_fetched = vec![0; self.names.len()];
+        self.nodes_asked = true;
+    }
+
+    /// Every per-node request (and the QDevice's, for a cluster).
+    fn ask_nodes(&self, session: &Arc<Session>, tuning: Tuning, set: &mut JoinSet<Answer>) {
+        let resources: &[Resource] = self.g.resources.as_deref().unwrap_or(&[]);
+        if self.g.status.as_deref().unwrap_or(&[]).iter().any(|e| status_str(e, "type") == "cluster") {
+            spawn(set, session, None, "/cluster/config/qdevice".into(), Req::QDevice);
+        }
+        for (i, node) in self.names.iter().enumerate() {
+            let n = segment(node);
+            let limit = Some(&self.limits[i]);
+            if tuning.onboot {
+                for r in resources.iter().filter(|r| r.node_name() == node) {
+                    let kind = match r.kind.as_str() {
+                        "qemu" => "qemu",
+                        "lxc" => "lxc",
+                        _ => continue,
+                    };
+                    let Some(vmid) = r.guest_vmid() else { continue };
+                    spawn(set, session, limit, format!("/nodes/{n}/{kind}/{vmid}/config"), Req::Config { node: i, kind, vmid });
+                }
+            }
+            spawn(set, session, limit, format!("/nodes/{n}/replication"), Req::Replication { node: i });
+            spawn(set, session, limit, format!("/nodes/{n}/subscription"), Req::Subscription { node: i });
+            if tuning.backups {
+                spawn(set, session, limit, format!("/nodes/{n}/tasks?typefilter=vzdump&limit={TASKS_LIMIT}"), Req::Tasks { node: i });
             }
         }
-        spawn(&mut set, &session, limit, format!("/nodes/{n}/replication"), Req::Replication { node: i });
-        spawn(&mut set, &session, limit, format!("/nodes/{n}/subscription"), Req::Subscription { node: i });
         if tuning.backups {
-            spawn(&mut set, &session, limit, format!("/nodes/{n}/tasks?typefilter=vzdump&limit={TASKS_LIMIT}"), Req::Tasks { node: i });
+            for (node, storage_id, storage) in backup_storages(resources, &self.names) {
+                let path = format!("/nodes/{}/storage/{}/content?content=backup", segment(&self.names[node]), segment(&storage));
+                spawn(set, session, Some(&self.limits[node]), path, Req::Content { node, storage_id });
+            }
         }
     }
-    if tuning.backups {
-        for (node, storage_id, storage) in backup_storages(resources, &names) {
-            let path = format!("/nodes/{}/storage/{}/content?content=backup", segment(&names[node]), segment(&storage));
-            spawn(&mut set, &session, Some(&limits[node]), path, Req::Content { node, storage_id });
-        }
-    }
-    // Guests each node should have a task outcome for (templates aside).
-    let guests_on = |node: &str| -> HashSet<u32> {
-        resources
+
+    /// Guests a node should have a task outcome for (templates aside).
+    fn guests_on(&self, node: &str) -> HashSet<u32> {
+        self.g
+            .resources
+            .as_deref()
+            .unwrap_or(&[])
             .iter()
             .filter(|r| matches!(r.kind.as_str(), "qemu" | "lxc") && r.node_name() == node)
             .filter(|r| r.template.as_ref().is_none_or(|t| t.as_str() == "0"))
             .filter_map(Resource::guest_vmid)
             .collect()
-    };
+    }
 
-    let mut contents: Vec<(String, Vec<Content>)> = Vec::new();
-    let mut current_upids: HashSet<String> = HashSet::new();
-    let mut all_task_lists = true;
-    let mut logs_fetched: Vec<usize> = vec![0; names.len()];
-    while let Some(joined) = set.join_next().await {
-        let Ok((req, path, result)) = joined else { continue };
+    /// Asks for the log of each task in `upids`, on `node`.
+    fn ask_logs(&mut self, session: &Arc<Session>, set: &mut JoinSet<Answer>, node: usize, upids: Vec<String>) {
+        for upid in upids {
+            self.logs_fetched[node] += 1;
+            let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(&self.names[node]), segment(&upid));
+            spawn(set, session, Some(&self.limits[node]), path, Req::Log { node, upid });
+        }
+    }
+
+    /// Records one answer, or its failure.
+    fn take(
+        &mut self,
+        ep: &Endpoint,
+        session: &Arc<Session>,
+        set: &mut JoinSet<Answer>,
+        req: Req,
+        path: &str,
+        result: Result<Bytes, ApiError>,
+    ) {
         let body = match result {
             Ok(body) => body,
+            // No QDevice configured: prometheus-pve-exporter skips it too.
+            Err(ApiError::Status { .. }) if matches!(req, Req::QDevice) => return,
             Err(e) => {
-                if matches!(req, Req::QDevice) && matches!(e, ApiError::Status { .. }) {
-                    // No QDevice configured: prometheus-pve-exporter skips it too.
-                    continue;
+                if req.node().is_none() {
+                    self.g.cluster_failed = true;
                 }
-                if matches!(req, Req::Tasks { .. }) {
-                    all_task_lists = false;
-                }
-                let node = req.node().map(|i| names[i].clone());
-                if let Some(slot) = req.node().and_then(|i| g.nodes.get_mut(i)) {
-                    slot.complete = false;
-                } else {
-                    g.cluster_failed = true;
-                }
-                errors.push((node, e.to_string()));
-                continue;
+                return self.fail(&req, e);
             }
         };
-        let outcome: Result<(), ApiError> = (|| {
-            match &req {
-                Req::QDevice => g.qdevice = Some(decoded::<Option<QDevice>>(&path, &body)?.unwrap_or_default()),
-                Req::Config { node, kind, vmid } => {
-                    let config: GuestConfig = decoded(&path, &body)?;
-                    g.nodes[*node].configs.push((kind, *vmid, config));
-                }
-                Req::Replication { node } => g.nodes[*node].replication = Some(decoded(&path, &body)?),
-                Req::Subscription { node } => g.nodes[*node].subscription = Some(decoded(&path, &body)?),
-                Req::Content { storage_id, .. } => contents.push((storage_id.clone(), decoded(&path, &body)?)),
-                Req::Log { node, upid } => {
-                    let lines: Vec<LogLine> = decoded(&path, &body)?;
-                    let runs = Arc::new(backups::parse_vzdump_log(&lines));
-                    let next = match ep.logs.lock() {
-                        Ok(mut cache) => {
-                            cache.insert(upid.clone(), Arc::clone(&runs));
-                            let tasks = g.nodes[*node].tasks.as_deref().unwrap_or(&[]);
-                            backups::logs_to_fetch(tasks, &guests_on(&names[*node]), &cache, 1)
-                        }
-                        Err(_) => Vec::new(),
-                    };
-                    g.logs.insert(upid.clone(), runs);
-                    // One log at a time per node: each may make older ones unneeded.
-                    if logs_fetched[*node] < LOGS_PER_NODE {
-                        for upid in next {
-                            logs_fetched[*node] += 1;
-                            let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(&names[*node]), segment(&upid));
-                            spawn(&mut set, &session, Some(&limits[*node]), path, Req::Log { node: *node, upid });
-                        }
+        if let Err(e) = self.record(ep, session, set, &req, path, &body) {
+            self.fail(&req, e);
+        }
+    }
+
+    /// A failed request: its node (or the cluster) is incomplete.
+    fn fail(&mut self, req: &Req, e: ApiError) {
+        if matches!(req, Req::Tasks { .. }) {
+            self.all_task_lists = false;
+        }
+        if let Some(slot) = req.node().and_then(|i| self.g.nodes.get_mut(i)) {
+            slot.complete = false;
+        }
+        self.errors.push((req.node().map(|i| self.names[i].clone()), e.to_string()));
+    }
+
+    /// Decodes an answer into the gathered data.
+    fn record(
+        &mut self,
+        ep: &Endpoint,
+        session: &Arc<Session>,
+        set: &mut JoinSet<Answer>,
+        req: &Req,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(), ApiError> {
+        match req {
+            Req::QDevice => self.g.qdevice = Some(decoded::<Option<QDevice>>(path, body)?.unwrap_or_default()),
+            Req::Config { node, kind, vmid } => {
+                let config: GuestConfig = decoded(path, body)?;
+                self.g.nodes[*node].configs.push((kind, *vmid, config));
+            }
+            Req::Replication { node } => self.g.nodes[*node].replication = Some(decoded(path, body)?),
+            Req::Subscription { node } => self.g.nodes[*node].subscription = Some(decoded(path, body)?),
+            Req::Content { storage_id, .. } => self.contents.push((storage_id.clone(), decoded(path, body)?)),
+            Req::Log { node, upid } => {
+                let lines: Vec<LogLine> = decoded(path, body)?;
+                let runs = Arc::new(backups::parse_vzdump_log(&lines));
+                let next = match ep.logs.lock() {
+                    Ok(mut cache) => {
+                        cache.insert(upid.clone(), Arc::clone(&runs));
+                        let tasks = self.g.nodes[*node].tasks.as_deref().unwrap_or(&[]);
+                        backups::logs_to_fetch(tasks, &self.guests_on(&self.names[*node]), &cache, 1)
                     }
+                    Err(_) => Vec::new(),
+                };
+                self.g.logs.insert(upid.clone(), runs);
+                // One log at a time per node: each may make older ones unneeded.
+                if self.logs_fetched[*node] < LOGS_PER_NODE {
+                    self.ask_logs(session, set, *node, next);
                 }
-                Req::Tasks { node } => {
-                    let tasks: Vec<Task> = decoded(&path, &body)?;
-                    let name = &names[*node];
-                    let wanted = match ep.logs.lock() {
-                        Ok(cache) => {
-                            for t in &tasks {
-                                current_upids.insert(t.upid.clone());
-                                if let Some(runs) = cache.get(&t.upid) {
-                                    g.logs.insert(t.upid.clone(), Arc::clone(runs));
-                                }
+            }
+            Req::Tasks { node } => {
+                let tasks: Vec<Task> = decoded(path, body)?;
+                let wanted = match ep.logs.lock() {
+                    Ok(cache) => {
+                        for t in &tasks {
+                            self.current_upids.insert(t.upid.clone());
+                            if let Some(runs) = cache.get(&t.upid) {
+                                self.g.logs.insert(t.upid.clone(), Arc::clone(runs));
                             }
-                            backups::logs_to_fetch(&tasks, &guests_on(name), &cache, 1)
                         }
-                        Err(_) => Vec::new(),
-                    };
-                    for upid in wanted {
-                        logs_fetched[*node] += 1;
-                        let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(name), segment(&upid));
-                        spawn(&mut set, &session, Some(&limits[*node]), path, Req::Log { node: *node, upid });
+                        backups::logs_to_fetch(&tasks, &self.guests_on(&self.names[*node]), &cache, 1)
                     }
-                    g.nodes[*node].tasks = Some(tasks);
+                    Err(_) => Vec::new(),
+                };
+                self.ask_logs(session, set, *node, wanted);
+                self.g.nodes[*node].tasks = Some(tasks);
+            }
+        }
+        Ok(())
+    }
+
+    /// What was gathered; trims the endpoint's log cache to the tasks
+    /// listed, when the nodes were asked, every list was read and the
+    /// cache is half full.
+    fn finish(mut self, ep: &Endpoint) -> (Gathered, Vec<Failure>) {
+        self.g.contents = self.contents;
+        if self.nodes_asked && self.all_task_lists {
+            if let Ok(mut cache) = ep.logs.lock() {
+                if cache.len() > LOG_CACHE_MAX / 2 {
+                    cache.retain(|upid, _| self.current_upids.contains(upid));
                 }
             }
-            Ok(())
-        })();
-        if let Err(e) = outcome {
-            if matches!(req, Req::Tasks { .. }) {
-                all_task_lists = false;
-            }
-            if let Some(slot) = req.node().and_then(|i| g.nodes.get_mut(i)) {
-                slot.complete = false;
-            }
-            errors.push((req.node().map(|i| names[i].clone()), e.to_string()));
         }
+        self.g.failures = self.errors.len();
+        (self.g, self.errors)
     }
-    g.contents = contents;
-    if all_task_lists {
-        if let Ok(mut cache) = ep.logs.lock() {
-            if cache.len() > LOG_CACHE_MAX / 2 {
-                cache.retain(|upid, _| current_upids.contains(upid));
-            }
-        }
-    }
-    g.failures = errors.len();
-    (g, errors)
 }
 
 impl Endpoint {

@@ -1,5 +1,6 @@
 //! What a collector is: the traits host and network collectors implement,
-//! the per-scrape information they receive, and the error they return.
+//! what they are built from ([`Context`]) and the errors of building
+//! ([`BuildError`]) and gathering ([`Error`]).
 
 use std::future::Future;
 use std::io;
@@ -8,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::config_key::Locator;
 use crate::metrics::Snapshot;
 
 /// Where the host collectors read from. Injectable so tests run on fixture
@@ -47,6 +49,52 @@ impl HostPaths {
     /// A path below the root filesystem.
     pub fn root(&self, rel: &str) -> PathBuf {
         self.rootfs.join(rel.trim_start_matches('/'))
+    }
+}
+
+/// Why a collector could not be built from its options.
+#[derive(Debug, thiserror::Error)]
+#[error("collector {collector}: {detail}")]
+pub struct BuildError {
+    /// The collector's name.
+    pub collector: &'static str,
+    /// What is wrong, naming the flag or key.
+    pub detail: String,
+}
+
+/// What a collector is built from besides its own options: where to read,
+/// and its section of the configuration file (`S`) with a way to point an
+/// error at a key of that file.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a, S = ()> {
+    /// Where host collectors read.
+    pub paths: &'a Arc<HostPaths>,
+    /// The collector's section of the configuration file, when it has one.
+    pub section: Option<&'a S>,
+    /// The configuration file, to name the line of a bad key.
+    pub file: Option<Locator<'a>>,
+}
+
+impl<'a> Context<'a> {
+    /// A context with no configuration file.
+    pub fn new(paths: &'a Arc<HostPaths>) -> Self {
+        Self { paths, section: None, file: None }
+    }
+}
+
+impl<'a, S> Context<'a, S> {
+    /// The same context with a section of the configuration file.
+    pub fn with_section<T>(self, section: Option<&'a T>, file: Option<Locator<'a>>) -> Context<'a, T> {
+        Context { paths: self.paths, section, file }
+    }
+
+    /// `detail` about `key` of the section, with the file and line where
+    /// the key is written when the context has the file.
+    pub fn at_key(&self, key: &str, detail: String) -> String {
+        match self.file {
+            Some(file) => file.error_at_key(key, detail).to_string(),
+            None => detail,
+        }
     }
 }
 
@@ -185,6 +233,30 @@ pub trait AsyncCollector: Send + Sync + 'static {
     fn gather<'a>(&'a self, scrape: &'a Scrape, out: &'a mut Snapshot) -> GatherFuture<'a>;
 }
 
+/// Why a probe request was refused, worded for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The `target` parameter is malformed (HTTP 400).
+    #[error("{0}")]
+    BadTarget(String),
+    /// The target may not be probed (HTTP 403).
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+/// A boxed future returned by [`Probe::probe`].
+pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Result<Snapshot, ProbeError>> + Send + 'a>>;
+
+/// Answers `/probe?module=MODULE&target=...`: one target's series, on
+/// request, within the scrape.
+pub trait Probe: Send + Sync + 'static {
+    /// The `module` parameter it answers (and its flags' stem:
+    /// `--collector.MODULE.probe`).
+    fn module(&self) -> &'static str;
+    /// Queries `target` into a snapshot.
+    fn probe<'a>(&'a self, target: &'a str, scrape: &'a Scrape) -> ProbeFuture<'a>;
+}
+
 /// A constructed collector of either kind.
 #[derive(Clone)]
 pub enum Collector {
@@ -203,4 +275,30 @@ impl Collector {
     pub fn network(c: impl AsyncCollector) -> Self {
         Collector::Async(Arc::new(c))
     }
+}
+
+/// A collector's options parsed from flags alone, without the rest of the
+/// command line: for tests of an `Options`' defaults and value checks.
+#[cfg(test)]
+pub fn parse_options<O: clap::Args + clap::FromArgMatches>(args: &[&str]) -> Result<O, clap::Error> {
+    let command = O::augment_args(clap::Command::new("options").no_binary_name(true));
+    O::from_arg_matches(&command.try_get_matches_from(args)?)
+}
+
+/// Runs `f` with a context holding section `name` of the configuration
+/// file `text` at `path`, or with no file: for tests of a collector's
+/// section. Only the section's own schema is checked.
+#[cfg(test)]
+pub fn with_config<S: serde::de::DeserializeOwned, R>(
+    file: Option<(&Path, &str)>,
+    name: &str,
+    f: impl FnOnce(&Context<S>) -> R,
+) -> Result<R, serde_yaml_ng::Error> {
+    let paths = Arc::new(HostPaths::default());
+    let Some((path, text)) = file else {
+        return Ok(f(&Context::new(&paths).with_section(None, None)));
+    };
+    let mut sections: std::collections::HashMap<String, S> = serde_yaml_ng::from_str(text)?;
+    let section = sections.remove(name);
+    Ok(f(&Context::new(&paths).with_section(section.as_ref(), Some(Locator { path, text }))))
 }

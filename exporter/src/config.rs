@@ -9,30 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// Why the configuration file was refused. The message names the file, the
-/// line and the key.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid for this schema.
-    #[error("{path}:{line}: {detail}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line of the offending key (0 when unknown).
-        line: usize,
-        /// What is wrong, naming the key.
-        detail: String,
-    },
-}
+pub use crate::config_key::{line_of_key, ConfigError, Locator};
 
 /// A flag's value in the `flags:` section.
 #[derive(Debug, Clone, Deserialize)]
@@ -102,11 +79,12 @@ impl Loaded {
 
     /// An error about `key`, pointing at the line where it is written.
     pub fn error_at_key(&self, key: &str, detail: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.path.clone(),
-            line: line_of_key(&self.text, key),
-            detail: detail.into(),
-        }
+        self.locator().error_at_key(key, detail)
+    }
+
+    /// Points errors at this file's lines.
+    pub fn locator(&self) -> Locator<'_> {
+        Locator { path: &self.path, text: &self.text }
     }
 }
 
@@ -120,20 +98,6 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
         line: e.location().map(|l| l.line()).unwrap_or(0),
         detail: e.to_string(),
     })
-}
-
-/// The 1-based line on which `key` is written as a mapping key, or 0.
-pub fn line_of_key(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let t = l.trim_start().trim_start_matches("- ");
-            let t = t.trim_start_matches(['"', '\'']);
-            t.strip_prefix(key).is_some_and(|rest| {
-                rest.trim_start_matches(['"', '\'']).trim_start().starts_with(':')
-            })
-        })
-        .map(|i| i + 1)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

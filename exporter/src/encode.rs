@@ -58,6 +58,31 @@ impl Format {
     }
 }
 
+/// A response body: a scrape's snapshots, merged and encoded.
+#[derive(Debug)]
+pub struct Body {
+    /// The bytes to send.
+    pub bytes: Vec<u8>,
+    /// Whether they are gzip-compressed (`Content-Encoding: gzip`).
+    pub gzip: bool,
+}
+
+/// Turns a scrape's snapshots into the response body: [`merge`]d,
+/// [`encode`]d in `format`, and gzip-compressed when `gzip` is asked for
+/// (left plain if compressing fails).
+pub fn body(snapshots: Vec<Snapshot>, format: Format, gzip: bool) -> Body {
+    let families = merge(snapshots);
+    let mut bytes = Vec::with_capacity(64 * 1024);
+    encode(&families, format, &mut bytes);
+    if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::fast());
+        if let Ok(zipped) = encoder.write_all(&bytes).and_then(|()| encoder.finish()) {
+            return Body { bytes: zipped, gzip: true };
+        }
+    }
+    Body { bytes, gzip: false }
+}
+
 /// Merges the families of several snapshots: sorted by name, families of the
 /// same name joined (the first help and type win), label pairs sorted by
 /// name and samples sorted by their labels, as client_golang exposes them.
@@ -111,8 +136,7 @@ pub fn merge(snapshots: Vec<Snapshot>) -> Vec<Family> {
 /// Merging compares metric names (a few thousand times a scrape, names
 /// that share their first five bytes and often many more) and label
 /// values. The slice comparison calls `memcmp`, which in musl, the static
-/// build's libc, is a loop over single bytes; this was the static build's
-/// costliest libc function per scrape under callgrind. Words compared as
+/// build's libc, is a loop over single bytes. Words compared as
 /// big-endian integers order as their bytes do.
 pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
     let n = a.len().min(b.len());
@@ -323,6 +347,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_loop_over_devices_fills_one_family_and_owned_names_are_merged_later() {
+        let mut s = Snapshot::new();
+        for dev in ["eth0", "eth1", "lo"] {
+            s.counter("node_network_receive_bytes_total", "Bytes.", &[("device", dev)], 1.0);
+            s.counter("node_network_transmit_bytes_total", "Bytes.", &[("device", dev)], 2.0);
+        }
+        assert_eq!(s.families.len(), 2);
+        assert_eq!(s.families[0].samples.len(), 3);
+
+        // Same text, different allocations: two families, one after merging.
+        let mut o = Snapshot::new();
+        o.gauge(String::from("node_x"), "X.", &[("a", "1")], 1.0);
+        o.gauge(String::from("node_x"), "X.", &[("a", "2")], 2.0);
+        assert_eq!(o.families.len(), 2);
+        let merged = merge(vec![s, o]);
+        assert_eq!(merged.iter().map(|f| &*f.name).collect::<Vec<_>>(), ["node_network_receive_bytes_total", "node_network_transmit_bytes_total", "node_x"]);
+        let mut text = Vec::new();
+        encode(&merged, Format::Text, &mut text);
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.matches("# TYPE node_x gauge").count(), 1, "{text}");
+        assert!(text.contains("node_x{a=\"1\"} 1\nnode_x{a=\"2\"} 2\n"), "{text}");
+    }
+
+    #[test]
+    fn reuse_looks_back_only_so_far() {
+        let mut s = Snapshot::new();
+        s.gauge("node_first", "F.", &[("i", "0")], 0.0);
+        for i in 0..Snapshot::REUSE_WINDOW {
+            s.gauge(format!("filler_{i}"), "Filler.", &[], 0.0);
+        }
+        s.gauge("node_first", "F.", &[("i", "1")], 1.0);
+        assert_eq!(s.families.len(), Snapshot::REUSE_WINDOW + 2);
+        let merged = merge(vec![s]);
+        let first = merged.iter().find(|f| f.name == "node_first").unwrap();
+        assert_eq!(first.samples.len(), 2);
+    }
+
+    #[test]
     fn cmp_bytes_orders_as_slices_do() {
         // Every pair of strings over a small alphabet, lengths 0 to 19: equal
         // words, a difference in a word or in the tail, one a prefix of the other.
@@ -351,7 +413,7 @@ mod tests {
         }
     }
 
-    fn f(v: f64) -> String {
+    fn formatted(v: f64) -> String {
         let mut out = Vec::new();
         write_float(&mut out, v);
         String::from_utf8(out).unwrap()
@@ -359,22 +421,22 @@ mod tests {
 
     #[test]
     fn floats_format_like_go() {
-        assert_eq!(f(0.0), "0");
-        assert_eq!(f(1.0), "1");
-        assert_eq!(f(546.0), "546");
-        assert_eq!(f(123456.0), "123456");
-        assert_eq!(f(1e6), "1e+06");
-        assert_eq!(f(1234567.0), "1.234567e+06");
-        assert_eq!(f(2.189426688e10), "2.189426688e+10");
-        assert_eq!(f(1.305e-6), "1.305e-06");
-        assert_eq!(f(0.0001), "0.0001");
-        assert_eq!(f(0.00001), "1e-05");
-        assert_eq!(f(-3.5), "-3.5");
-        assert_eq!(f(18446744073709551615.0), "1.8446744073709552e+19");
-        assert_eq!(f(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(f(f64::INFINITY), "+Inf");
-        assert_eq!(f(f64::NAN), "NaN");
-        assert_eq!(f(100.5), "100.5");
+        assert_eq!(formatted(0.0), "0");
+        assert_eq!(formatted(1.0), "1");
+        assert_eq!(formatted(546.0), "546");
+        assert_eq!(formatted(123456.0), "123456");
+        assert_eq!(formatted(1e6), "1e+06");
+        assert_eq!(formatted(1234567.0), "1.234567e+06");
+        assert_eq!(formatted(2.189426688e10), "2.189426688e+10");
+        assert_eq!(formatted(1.305e-6), "1.305e-06");
+        assert_eq!(formatted(0.0001), "0.0001");
+        assert_eq!(formatted(0.00001), "1e-05");
+        assert_eq!(formatted(-3.5), "-3.5");
+        assert_eq!(formatted(18446744073709551615.0), "1.8446744073709552e+19");
+        assert_eq!(formatted(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(formatted(f64::INFINITY), "+Inf");
+        assert_eq!(formatted(f64::NAN), "NaN");
+        assert_eq!(formatted(100.5), "100.5");
     }
 
     #[test]

@@ -5,12 +5,16 @@
 //! runs every collector from the [`registry`] concurrently under the
 //! deadline into plain [`metrics::Snapshot`]s, and [`encode`] writes them.
 
+pub mod civil;
 pub mod cli;
 pub mod collector;
 pub mod config;
+pub mod config_key;
 pub mod docker;
+pub mod duration;
 pub mod encode;
 pub mod host;
+pub mod http_get;
 pub mod metrics;
 pub mod peer;
 pub mod nut;

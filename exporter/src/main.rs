@@ -3,20 +3,19 @@
 
 use std::process::ExitCode;
 
-use homelab_exporter::cli::{parse_settings, CliError, Settings};
+use homelab_exporter::cli::CliError;
+use homelab_exporter::collector::Probe;
+use homelab_exporter::registry::{self, parse_settings, Settings};
 use homelab_exporter::scrape::Engine;
 use homelab_exporter::server::{parse_listen_address, Server};
 use homelab_exporter::webconfig::{Live, WebConfig};
 
-/// The static (musl) builds, which are what the container and the
-/// Raspberry Pi binaries ship, allocate with dlmalloc instead of musl's own
-/// malloc. musl's allocator takes a lock that the scrape's worker threads
-/// contend for and returns memory to the kernel eagerly (`munmap`, with a
-/// TLB shootdown on every core); in the scrape-latency harness the musl
-/// build took 2.4x the glibc build's time per scrape. dlmalloc (a Rust
-/// port, no C to cross-compile) halved that and kept the resident memory
-/// lower than glibc's per-thread arenas. glibc builds keep glibc's malloc,
-/// which was faster still there. Figures: benches/RESULTS.md.
+/// The static (musl) builds, which the container and the Raspberry Pi
+/// binaries are, allocate with dlmalloc (a Rust port: no C to
+/// cross-compile): musl's own malloc takes a lock the scrape's worker
+/// threads contend for and returns memory to the kernel eagerly (`munmap`,
+/// a TLB shootdown on every core). glibc builds keep glibc's malloc.
+/// The measurements: benches/RESULTS.md, "Measurements behind the code".
 #[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
@@ -55,8 +54,8 @@ fn run_serve(args: &[String]) -> ExitCode {
         Err(code) => return code,
     };
     init_logging(&settings);
-    let engine = match Engine::new(&settings) {
-        Ok(e) => e,
+    let (engine, probe) = match registry::engine(&settings).and_then(|e| Ok((e, registry::probe(&settings)?))) {
+        Ok(built) => built,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -66,7 +65,7 @@ fn run_serve(args: &[String]) -> ExitCode {
         Ok(w) => w,
         Err(code) => return code,
     };
-    match serve(settings, engine, web) {
+    match serve(settings, engine, probe, web) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -193,7 +192,7 @@ fn run_check_config(args: &[String]) -> ExitCode {
     };
     // Warnings found while checking (a secret file every user may read) are logged.
     init_logging(&settings);
-    if let Err(e) = Engine::new(&settings) {
+    if let Err(e) = registry::engine(&settings).and_then(|_| registry::probe(&settings)) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -313,15 +312,19 @@ fn init_logging(settings: &Settings) {
     }
 }
 
-fn serve(settings: Settings, engine: Engine, web: Option<(std::path::PathBuf, WebConfig)>) -> anyhow::Result<()> {
+fn serve(
+    settings: Settings,
+    engine: Engine,
+    probe: Option<std::sync::Arc<dyn Probe>>,
+    web: Option<(std::path::PathBuf, WebConfig)>,
+) -> anyhow::Result<()> {
     let addr = parse_listen_address(&settings.flags.listen_address)?;
     // One current-thread runtime: a Pi has few cores and scrapes are rare.
-    // Host collectors block on file reads, so they go to the blocking pool.
-    // Four blocking threads, not tokio's 512 or our earlier 16: each thread
-    // that allocates gets its own glibc malloc arena, and 16 of them cost
-    // ~4 MiB of steady RSS for no gain in latency (benches/RESULTS.md: 16
-    // threads 10.9 MiB / 2.15 ms median, 4 threads 6.9 MiB / 1.74 ms).
-    // statfs, the one call that can hang, runs on its own threads.
+    // Host collectors block on file reads, so they go to the blocking pool,
+    // of four threads: each thread that allocates gets its own glibc malloc
+    // arena, and more threads cost resident memory without lowering latency
+    // (benches/RESULTS.md). statfs, the one call that can hang, runs on its
+    // own threads.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(4)
@@ -353,7 +356,7 @@ fn serve(settings: Settings, engine: Engine, web: Option<(std::path::PathBuf, We
             homelab_exporter::server::ServeError::Bind { addr: addr.to_string(), source }
         })?;
         tracing::info!(address = %listener.local_addr()?, collectors = ?settings.enabled, "listening");
-        let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests, web);
+        let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests, web, probe);
         server.run(listener, shutdown_signal()).await;
         Ok(())
     })

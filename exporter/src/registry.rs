@@ -1,19 +1,45 @@
-//! The one table of collectors: name, whether it runs by default, and how
-//! it is built from the settings. Adding a collector is one module plus one
-//! line here.
+//! The one table of collectors (name, whether it runs by default, how it
+//! is built from its options) and the collector switches
+//! (`--collector.NAME`, `--no-collector.NAME`, `--collector.disable-defaults`).
+//!
+//! This is the one module that knows both the command line and the
+//! collectors: a collector is built from its own options and a
+//! [`Context`]; it never sees the command line. Adding a collector is one
+//! module plus one line in [`COLLECTORS`] (and a field in
+//! [`crate::cli::Flags`] when it has flags).
 
-use crate::cli::Settings;
-use crate::collector::Collector;
-use crate::host;
+use std::sync::Arc;
 
-/// Why a collector could not be built from the settings.
-#[derive(Debug, thiserror::Error)]
-#[error("collector {collector}: {detail}")]
-pub struct BuildError {
-    /// The collector's name.
-    pub collector: &'static str,
-    /// What is wrong, naming the flag or key.
-    pub detail: String,
+use crate::cli::{self, CliError, Flags};
+use crate::collector::{BuildError, Collector, Context, HostPaths, Probe};
+use crate::config::Loaded;
+use crate::scrape::Engine;
+use crate::{docker, host, nut, proxmox};
+
+/// Everything a serving exporter is built from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The merged flags.
+    pub flags: Flags,
+    /// Where host collectors read.
+    pub paths: Arc<HostPaths>,
+    /// Names of the collectors that run, in table order.
+    pub enabled: Vec<&'static str>,
+    /// The configuration file, when one was given.
+    pub config: Option<Loaded>,
+}
+
+impl Settings {
+    /// What every collector is built with besides its options.
+    pub fn context(&self) -> Context<'_> {
+        Context::new(&self.paths)
+    }
+
+    /// The context of a collector with a section of the configuration file.
+    pub fn context_with<S>(&self, section: impl FnOnce(&Loaded) -> Option<&S>) -> Context<'_, S> {
+        let file = self.config.as_ref();
+        self.context().with_section(file.and_then(section), file.map(Loaded::locator))
+    }
 }
 
 /// Builds a collector from the settings; `Ok(None)` when it has nothing to
@@ -21,6 +47,7 @@ pub struct BuildError {
 pub type Constructor = fn(&Settings) -> Result<Option<Collector>, BuildError>;
 
 /// One row of the table.
+#[derive(Clone, Copy)]
 pub struct Entry {
     /// Name used in flags (`--collector.NAME`) and in the `collector` label.
     pub name: &'static str,
@@ -30,53 +57,180 @@ pub struct Entry {
     pub build: Constructor,
 }
 
+/// One row of the table: `entry!("name", default_on, |settings| constructor)`.
+#[macro_export]
 macro_rules! entry {
-    ($name:literal, $on:expr, $build:path) => {
-        Entry { name: $name, default_enabled: $on, build: $build }
+    ($name:literal, $on:expr, $build:expr) => {
+        $crate::registry::Entry { name: $name, default_enabled: $on, build: $build }
     };
 }
 
 /// Every collector, in the order they are listed on the landing page.
 /// Defaults follow node_exporter's for the host collectors.
 pub static COLLECTORS: &[Entry] = &[
-    entry!("arp", true, host::arp::build),
-    entry!("conntrack", true, host::conntrack::build),
-    entry!("cpu", true, host::cpu::build),
-    entry!("cpufreq", true, host::cpufreq::build),
-    entry!("diskstats", true, host::diskstats::build),
-    entry!("docker", true, crate::docker::build),
-    entry!("entropy", true, host::entropy::build),
-    entry!("filefd", true, host::filefd::build),
-    entry!("filesystem", true, host::filesystem::build),
-    entry!("hwmon", true, host::hwmon::build),
-    entry!("interrupts", false, host::interrupts::build),
-    entry!("loadavg", true, host::loadavg::build),
-    entry!("mdadm", true, host::mdadm::build),
-    entry!("meminfo", true, host::meminfo::build),
-    entry!("netclass", true, host::netclass::build),
-    entry!("netdev", true, host::netdev::build),
-    entry!("netstat", true, host::netstat::build),
-    entry!("os", true, host::os::build),
-    entry!("powersupplyclass", true, host::powersupplyclass::build),
-    entry!("pressure", true, host::pressure::build),
-    entry!("processes", false, host::processes::build),
-    entry!("schedstat", true, host::schedstat::build),
-    entry!("sockstat", true, host::sockstat::build),
-    entry!("softnet", true, host::softnet::build),
-    entry!("stat", true, host::stat::build),
-    entry!("textfile", true, host::textfile::build),
-    entry!("thermal_zone", true, host::thermal_zone::build),
-    entry!("time", true, host::time::build),
-    entry!("timex", true, host::timex::build),
-    entry!("udp_queues", true, host::udp_queues::build),
-    entry!("uname", true, host::uname::build),
-    entry!("vmstat", true, host::vmstat::build),
-    entry!("watchdog", true, host::watchdog::build),
-    entry!("nut", true, crate::nut::build),
-    entry!("proxmox", true, crate::proxmox::build),
+    entry!("arp", true, |s| host::arp::build(&s.flags.arp, &s.context())),
+    entry!("conntrack", true, |s| host::conntrack::build(&s.context())),
+    entry!("cpu", true, |s| host::cpu::build(&s.flags.cpu, &s.context())),
+    entry!("cpufreq", true, |s| host::cpufreq::build(&s.context())),
+    entry!("diskstats", true, |s| host::diskstats::build(&s.flags.diskstats, &s.context())),
+    entry!("docker", true, |s| docker::build(&s.flags.docker, &s.context())),
+    entry!("entropy", true, |s| host::entropy::build(&s.context())),
+    entry!("filefd", true, |s| host::filefd::build(&s.context())),
+    entry!("filesystem", true, |s| host::filesystem::build(&s.flags.filesystem, &s.context())),
+    entry!("hwmon", true, |s| host::hwmon::build(&s.flags.hwmon, &s.context())),
+    entry!("interrupts", false, |s| host::interrupts::build(&s.context())),
+    entry!("loadavg", true, |s| host::loadavg::build(&s.context())),
+    entry!("mdadm", true, |s| host::mdadm::build(&s.context())),
+    entry!("meminfo", true, |s| host::meminfo::build(&s.context())),
+    entry!("netclass", true, |s| host::netclass::build(&s.flags.netclass, &s.context())),
+    entry!("netdev", true, |s| host::netdev::build(&s.flags.netdev, &s.context())),
+    entry!("netstat", true, |s| host::netstat::build(&s.flags.netstat, &s.context())),
+    entry!("os", true, |s| host::os::build(&s.context())),
+    entry!("powersupplyclass", true, |s| host::powersupplyclass::build(&s.flags.powersupplyclass, &s.context())),
+    entry!("pressure", true, |s| host::pressure::build(&s.context())),
+    entry!("processes", false, |s| host::processes::build(&s.context())),
+    entry!("schedstat", true, |s| host::schedstat::build(&s.context())),
+    entry!("sockstat", true, |s| host::sockstat::build(&s.context())),
+    entry!("softnet", true, |s| host::softnet::build(&s.context())),
+    entry!("stat", true, |s| host::stat::build(&s.flags.stat, &s.context())),
+    entry!("textfile", true, |s| host::textfile::build(&s.flags.textfile, &s.context())),
+    entry!("thermal_zone", true, |s| host::thermal_zone::build(&s.context())),
+    entry!("time", true, |s| host::time::build(&s.context())),
+    entry!("timex", true, |s| host::timex::build(&s.context())),
+    entry!("udp_queues", true, |s| host::udp_queues::build(&s.context())),
+    entry!("uname", true, |s| host::uname::build(&s.context())),
+    entry!("vmstat", true, |s| host::vmstat::build(&s.flags.vmstat, &s.context())),
+    entry!("watchdog", true, |s| host::watchdog::build(&s.context())),
+    entry!("nut", true, |s| nut::build(&s.flags.nut, &s.context_with(|c| c.file.nut.as_ref()))),
+    entry!("proxmox", true, |s| proxmox::build(&s.flags.proxmox, &s.context_with(|c| c.file.proxmox.as_ref()))),
 ];
 
 /// Looks a collector up by name.
 pub fn find(name: &str) -> Option<&'static Entry> {
     COLLECTORS.iter().find(|e| e.name == name)
+}
+
+/// A collector switch: its name and whether it turns the collector on.
+type Switch = (String, bool);
+
+/// Takes the collector switches (`--collector.NAME`, `--no-collector.NAME`,
+/// `--collector.NAME=false`) off the arguments.
+fn split_switches(args: &[String]) -> (Vec<String>, Vec<Switch>) {
+    let mut rest = Vec::with_capacity(args.len());
+    let mut switches = Vec::new();
+    for arg in args {
+        if let Some(body) = arg.strip_prefix("--no-collector.") {
+            if !body.contains('.') && !body.contains('=') && body != "disable-defaults" {
+                switches.push((body.to_owned(), false));
+                continue;
+            }
+        }
+        if let Some(body) = arg.strip_prefix("--collector.") {
+            let (name, value) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (body, None),
+            };
+            if !name.contains('.') && name != "disable-defaults" {
+                let on = !matches!(value, Some("false") | Some("0"));
+                switches.push((name.to_owned(), on));
+                continue;
+            }
+        }
+        rest.push(arg.clone());
+    }
+    (rest, switches)
+}
+
+/// Parses `args` (without the program name) and the configuration file they
+/// name into settings, with the collectors of [`COLLECTORS`]. Nothing is
+/// started.
+pub fn parse_settings(args: &[String]) -> Result<Settings, CliError> {
+    parse_settings_with(COLLECTORS, args)
+}
+
+/// [`parse_settings`] with another table of collectors.
+pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings, CliError> {
+    let (cli_rest, cli_switches) = split_switches(args);
+    let config = cli::config_file(&cli_rest)?;
+
+    let (file_rest, file_switches) = match &config {
+        Some(c) => split_switches(&c.as_args()),
+        None => (Vec::new(), Vec::new()),
+    };
+    if let Some(c) = &config {
+        cli::check_file_flags(c, &file_rest)?;
+        for (name, _) in &file_switches {
+            if !table.iter().any(|e| e.name == name) {
+                return Err(c.error_at_key(&format!("collector.{name}"), format!("flags: unknown collector {name:?}")).into());
+            }
+        }
+    }
+    let flags = cli::parse_flags(file_rest.into_iter().chain(cli_rest))?;
+
+    let mut on: Vec<(&'static str, bool)> =
+        table.iter().map(|e| (e.name, e.default_enabled && !flags.disable_defaults)).collect();
+    for (name, value) in file_switches.iter().chain(cli_switches.iter()) {
+        match on.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = *value,
+            None => {
+                return Err(CliError::Invalid(format!(
+                    "unknown collector {name:?} (known: {})",
+                    table.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+                )))
+            }
+        }
+    }
+    let paths = Arc::new(HostPaths {
+        procfs: flags.procfs.clone(),
+        sysfs: flags.sysfs.clone(),
+        rootfs: flags.rootfs.clone(),
+        udev_data: flags.udev_data.clone(),
+    });
+    Ok(Settings { enabled: on.into_iter().filter(|(_, v)| *v).map(|(n, _)| n).collect(), flags, paths, config })
+}
+
+/// Builds every enabled collector of `table`, in table order.
+pub fn build_enabled(table: &[Entry], settings: &Settings) -> Result<Vec<(&'static str, Collector)>, BuildError> {
+    let mut collectors = Vec::new();
+    for entry in table.iter().filter(|e| settings.enabled.contains(&e.name)) {
+        if let Some(c) = (entry.build)(settings)? {
+            collectors.push((entry.name, c));
+        }
+    }
+    Ok(collectors)
+}
+
+/// The scrape engine over every enabled collector.
+pub fn engine(settings: &Settings) -> Result<Engine, BuildError> {
+    Ok(Engine::from_collectors(build_enabled(COLLECTORS, settings)?))
+}
+
+/// The handler of `/probe`: NUT's, when `--collector.nut.probe` is on.
+pub fn probe(settings: &Settings) -> Result<Option<Arc<dyn Probe>>, BuildError> {
+    let prober = nut::build_prober(&settings.flags.nut, &settings.context_with(|c| c.file.nut.as_ref()))?;
+    Ok(prober.map(|p| Arc::new(p) as Arc<dyn Probe>))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn collector_switches_follow_node_exporter() {
+        let s = parse_settings(&args(&["--no-collector.cpu", "--collector.disable-defaults", "--collector.loadavg"])).unwrap();
+        assert_eq!(s.enabled, vec!["loadavg"]);
+        let s = parse_settings(&args(&["--no-collector.cpu"])).unwrap();
+        assert!(!s.enabled.contains(&"cpu"));
+        assert!(s.enabled.contains(&"meminfo"));
+    }
+
+    #[test]
+    fn unknown_collector_and_flag_are_refused() {
+        assert!(parse_settings(&args(&["--collector.nonesuch"])).is_err());
+        assert!(parse_settings(&args(&["--web.nonesuch=1"])).is_err());
+    }
 }

@@ -12,10 +12,8 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::cli::Settings;
 use crate::collector::{Collector, Error, HostCollector, Scrape};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::{BuildError, COLLECTORS};
 
 /// What the landing page shows of a collector's last scrape.
 #[derive(Debug, Clone, Default)]
@@ -38,7 +36,6 @@ pub struct Engine {
     /// (and moving its families) five or six times per scrape.
     families: Vec<AtomicUsize>,
     last: Mutex<Vec<LastStatus>>,
-    nut_probe: Option<crate::nut::Prober>,
 }
 
 /// A collector's failure as the engine reports it.
@@ -81,11 +78,9 @@ struct HostJob {
 }
 
 /// Host collectors start this many workers on the blocking pool (the
-/// runtime's whole pool, `max_blocking_threads`); more are queued only when
-/// one is slow. Measured against one blocking task per collector with the
-/// scrape-latency harness (`--theirs` the older build): 4 workers 0.93x the
-/// median latency, 2 workers 1.31x (too little parallelism beside the rest
-/// of the machine's load).
+/// runtime's whole pool, `max_blocking_threads`); more are added only when
+/// one is slow. Fewer leave too little parallelism beside the machine's
+/// other load (benches/RESULTS.md).
 const HOST_WORKERS: usize = 4;
 /// At most this many more workers per scrape, for collectors that block.
 const MAX_EXTRA_WORKERS: usize = 6;
@@ -174,32 +169,14 @@ const SUCCESS_HELP: &str = "node_exporter: Whether a collector succeeded.";
 const DURATION_HELP: &str = "node_exporter: Duration of a collector scrape.";
 
 impl Engine {
-    /// Builds every enabled collector from the settings.
-    pub fn new(settings: &Settings) -> Result<Self, BuildError> {
-        let mut collectors = Vec::new();
-        for entry in COLLECTORS.iter().filter(|e| settings.enabled.contains(&e.name)) {
-            if let Some(c) = (entry.build)(settings)? {
-                collectors.push((entry.name, c));
-            }
-        }
-        let mut engine = Self::from_collectors(collectors);
-        engine.nut_probe = crate::nut::build_prober(settings)?;
-        Ok(engine)
-    }
-
-    /// The handler of `/probe?module=nut`, when `--collector.nut.probe` is on.
-    pub fn nut_probe(&self) -> Option<&crate::nut::Prober> {
-        self.nut_probe.as_ref()
-    }
-
-    /// An engine over collectors built elsewhere (tests).
+    /// An engine over built collectors (see [`crate::registry::engine`]).
     pub fn from_collectors(collectors: Vec<(&'static str, Collector)>) -> Self {
         let last = collectors
             .iter()
             .map(|(name, _)| LastStatus { name, ..Default::default() })
             .collect();
         let families = collectors.iter().map(|_| AtomicUsize::new(0)).collect();
-        Self { collectors, families, last: Mutex::new(last), nut_probe: None }
+        Self { collectors, families, last: Mutex::new(last) }
     }
 
     /// The status of every collector after its last scrape.

@@ -1,5 +1,6 @@
-//! Secret files: the Proxmox API token file and NUT password files, read
-//! once at start-up with permission checks.
+//! Secrets: the Proxmox API token and NUT passwords, read once at start-up
+//! from a file (with permission checks) or an environment variable
+//! ([`Source`]).
 //!
 //! A secret file must be a regular file (a symbolic link to one is fine:
 //! Kubernetes mounts secrets that way) that only its owner may write. One
@@ -178,6 +179,64 @@ pub fn read(path: &Path) -> Result<String, Error> {
     Ok(text)
 }
 
+/// Where a secret comes from: a file (read by [`read`], with its checks)
+/// or an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A secret file.
+    File(PathBuf),
+    /// An environment variable, by name.
+    Env(String),
+}
+
+/// Why a secret could not be read from its source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The file was refused.
+    #[error(transparent)]
+    File(#[from] Error),
+    /// The variable is unset, empty or only white space.
+    #[error("environment variable {0} is not set")]
+    Unset(String),
+}
+
+/// Both the file and the environment variable of one secret were given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Both;
+
+impl Source {
+    /// The source that a pair of settings (`*_file`, `*_env`) names, when
+    /// one does; both at once is an error.
+    pub fn from_pair(file: Option<&Path>, env: Option<&str>) -> Result<Option<Self>, Both> {
+        match (file, env) {
+            (Some(_), Some(_)) => Err(Both),
+            (Some(f), None) => Ok(Some(Source::File(f.to_owned()))),
+            (None, Some(v)) => Ok(Some(Source::Env(v.to_owned()))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Where it is read from, for messages: the path, or
+    /// `environment variable NAME`. Never the secret.
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Env(var) => format!("environment variable {var}"),
+        }
+    }
+
+    /// The secret's text, as the file or variable holds it.
+    pub fn read(&self) -> Result<String, SourceError> {
+        match self {
+            Source::File(path) => Ok(read(path)?),
+            Source::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(v),
+                _ => Err(SourceError::Unset(var.clone())),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +347,19 @@ mod tests {
         std::fs::write(&bin, [0xff, 0xfe, 0x00]).unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(matches!(read(&bin), Err(Error::NotText { .. })));
+    }
+
+    #[test]
+    fn sources_are_a_file_or_a_variable_never_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = file_with_mode(dir.path(), "pw", 0o600);
+        assert_eq!(Source::from_pair(Some(&p), Some("V")), Err(Both));
+        assert_eq!(Source::from_pair(None, None), Ok(None));
+        let file = Source::from_pair(Some(&p), None).unwrap().unwrap();
+        assert_eq!(file.read().unwrap(), "user@pve!id=s3cr3t-value\n");
+        assert_eq!(file.name(), p.display().to_string());
+        let unset = Source::Env("HOMELAB_TEST_SURELY_UNSET_VARIABLE".into());
+        assert_eq!(unset.read().unwrap_err().to_string(), "environment variable HOMELAB_TEST_SURELY_UNSET_VARIABLE is not set");
+        assert_eq!(unset.name(), "environment variable HOMELAB_TEST_SURELY_UNSET_VARIABLE");
     }
 }

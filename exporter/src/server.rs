@@ -18,6 +18,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
+use crate::collector::{Probe, ProbeError, Scrape};
 use crate::encode::{self, Format};
 use crate::metrics::Snapshot;
 use crate::scrape::Engine;
@@ -54,6 +55,7 @@ pub struct Server {
     max_requests: usize,
     in_flight: AtomicUsize,
     web: Option<Arc<Live>>,
+    probe: Option<Arc<dyn Probe>>,
 }
 
 /// Parses `:PORT`, `HOST:PORT` or `[V6]:PORT`; an empty host means every
@@ -86,9 +88,16 @@ pub fn deadline_from_header(value: Option<&HeaderValue>, now: Instant) -> Instan
 
 impl Server {
     /// A server over this engine; `web` is the `--web.config.file`
-    /// configuration in force (TLS, basic auth, headers), if any.
-    pub fn new(engine: Engine, telemetry_path: String, max_requests: usize, web: Option<Arc<Live>>) -> Arc<Self> {
-        Arc::new(Self { engine, telemetry_path, max_requests, in_flight: AtomicUsize::new(0), web })
+    /// configuration in force (TLS, basic auth, headers), if any, and
+    /// `probe` the handler of `/probe`, if probing is on.
+    pub fn new(
+        engine: Engine,
+        telemetry_path: String,
+        max_requests: usize,
+        web: Option<Arc<Live>>,
+        probe: Option<Arc<dyn Probe>>,
+    ) -> Arc<Self> {
+        Arc::new(Self { engine, telemetry_path, max_requests, in_flight: AtomicUsize::new(0), web, probe })
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets open
@@ -203,24 +212,31 @@ impl Server {
         }
     }
 
+    /// Counts a scrape or probe in flight until the guard drops; `None`
+    /// beyond `--web.max-requests` (the caller answers 503).
+    fn admit(&self) -> Option<InFlight<'_>> {
+        let previous = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let guard = InFlight(&self.in_flight);
+        (self.max_requests == 0 || previous < self.max_requests).then_some(guard)
+    }
+
     async fn metrics(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         let now = Instant::now();
         let deadline = deadline_from_header(req.headers().get("x-prometheus-scrape-timeout-seconds"), now);
-        let previous = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let _guard = InFlight(&self.in_flight);
-        if self.max_requests > 0 && previous >= self.max_requests {
+        let Some(_in_flight) = self.admit() else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
-        }
+        };
         let snapshots = self.engine.scrape(deadline).await;
         render(req, snapshots)
     }
 
-    /// `/probe?module=nut&target=HOST:PORT`: one upsd, when probing is on
-    /// and the target is configured or allowed.
+    /// `/probe?module=MODULE&target=...`: one target of the probe handler
+    /// (NUT's: one upsd), when probing is on and the target is allowed.
     async fn probe(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-        let Some(prober) = self.engine.nut_probe() else {
+        let Some(prober) = &self.probe else {
             return plain(StatusCode::NOT_FOUND, "probing is off: start with --collector.nut.probe\n");
         };
+        let module_name = prober.module();
         let (mut module, mut target) = (None, None);
         for pair in req.uri().query().unwrap_or("").split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -230,29 +246,24 @@ impl Server {
                 _ => {}
             }
         }
-        if !matches!(module.as_ref().map(|m| m.as_deref()), None | Some(Some("nut"))) {
-            return plain(StatusCode::BAD_REQUEST, "unknown module: the only module is nut\n");
+        if module.as_ref().is_some_and(|m| m.as_deref() != Some(module_name)) {
+            return plain(StatusCode::BAD_REQUEST, format!("unknown module: the only module is {module_name}\n"));
         }
         let Some(Some(target)) = target else {
             return plain(StatusCode::BAD_REQUEST, "missing or malformed target parameter (HOST:PORT)\n");
         };
         let deadline = deadline_from_header(req.headers().get("x-prometheus-scrape-timeout-seconds"), Instant::now());
-        let previous = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let _guard = InFlight(&self.in_flight);
-        if self.max_requests > 0 && previous >= self.max_requests {
+        let Some(_in_flight) = self.admit() else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
-        }
-        match prober.probe(&target, deadline).await {
+        };
+        match prober.probe(&target, &Scrape { deadline }).await {
             Ok(snapshot) => render(req, vec![snapshot]),
             Err(e) => {
                 let status = match e {
-                    crate::nut::ProbeError::NotAllowed(_) => StatusCode::FORBIDDEN,
-                    crate::nut::ProbeError::BadTarget(_) => StatusCode::BAD_REQUEST,
+                    ProbeError::NotAllowed(_) => StatusCode::FORBIDDEN,
+                    ProbeError::BadTarget(_) => StatusCode::BAD_REQUEST,
                 };
-                let mut resp = Response::new(Full::new(Bytes::from(format!("{e}\n"))));
-                *resp.status_mut() = status;
-                resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-                resp
+                plain(status, format!("{e}\n"))
             }
         }
     }
@@ -296,23 +307,14 @@ fn render(req: &Request<Incoming>, snapshots: Vec<Snapshot>) -> Response<Full<By
         .get(ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(accepts_gzip);
-    let families = encode::merge(snapshots);
-    let mut body = Vec::with_capacity(64 * 1024);
-    encode::encode(&families, format, &mut body);
+    let body = encode::body(snapshots, format, gzip);
     let mut builder = Response::builder()
         .status(StatusCode::OK)
         .header(CONTENT_TYPE, format.content_type());
-    if gzip {
-        use std::io::Write as _;
-        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-        if enc.write_all(&body).is_ok() {
-            if let Ok(zipped) = enc.finish() {
-                body = zipped;
-                builder = builder.header(CONTENT_ENCODING, "gzip");
-            }
-        }
+    if body.gzip {
+        builder = builder.header(CONTENT_ENCODING, "gzip");
     }
-    builder.body(Full::new(Bytes::from(body))).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response\n"))
+    builder.body(Full::new(Bytes::from(body.bytes))).unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response\n"))
 }
 
 struct InFlight<'a>(&'a AtomicUsize);
@@ -358,8 +360,8 @@ fn accepts_gzip(header: &str) -> bool {
     })
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(text.into()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp

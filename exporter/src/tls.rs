@@ -1,19 +1,21 @@
-//! TLS client pieces shared by the collectors that speak TLS (`proxmox`'s
-//! HTTPS, `nut`'s STARTTLS): rustls with the ring provider, and trust in
-//! the CA certificates of a PEM file.
+//! TLS pieces shared by everything that speaks TLS (`proxmox`'s HTTPS,
+//! `nut`'s STARTTLS, the web configuration's server and the healthcheck's
+//! client): rustls with the ring provider, trust in the CA certificates of
+//! PEM text, and trust in one pinned certificate.
 //!
-//! Each collector keeps its own error type and trust choices; this module
-//! only builds what they have in common, so both read a CA file and set up
-//! rustls the same way.
+//! Each user keeps its own error type and trust choices; this module only
+//! builds what they have in common, so all read CA certificates and pin a
+//! certificate the same way.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WantsClientCert;
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ConfigBuilder, RootCertStore, WantsVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ConfigBuilder, DigitallySignedStruct, RootCertStore, SignatureScheme, WantsVerifier};
 
 /// Why a TLS client configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -45,21 +47,25 @@ pub fn builder(provider: Arc<CryptoProvider>) -> Result<ConfigBuilder<ClientConf
         .map_err(|e| SetupError::Config(e.to_string()))
 }
 
-/// Every certificate of a PEM file, as trust anchors; a file without any
+/// Every certificate of PEM text, as trust anchors; text without any
 /// certificate is an error.
-pub fn ca_roots(path: &Path) -> Result<RootCertStore, SetupError> {
-    let shown = path.display().to_string();
-    let ca_err = |detail: String| SetupError::CaFile { path: shown.clone(), detail };
+pub fn ca_roots_pem(pem: &[u8]) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path).map_err(|e| ca_err(e.to_string()))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| ca_err(e.to_string()))?;
-        roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("not valid PEM: {e}"))?;
+        roots.add(cert).map_err(|e| e.to_string())?;
     }
     if roots.is_empty() {
-        return Err(ca_err("no PEM certificate in it".into()));
+        return Err("no PEM certificate in it".into());
     }
     Ok(roots)
+}
+
+/// Every certificate of a PEM file, as trust anchors (see [`ca_roots_pem`]).
+pub fn ca_roots(path: &Path) -> Result<RootCertStore, SetupError> {
+    let ca_err = |detail: String| SetupError::CaFile { path: path.display().to_string(), detail };
+    let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+    ca_roots_pem(&pem).map_err(ca_err)
 }
 
 /// A builder that verifies the server's certificate against the CA
@@ -75,6 +81,90 @@ pub fn with_ca_file(
 /// and sends no client certificate.
 pub fn ca_file_config(path: &Path) -> Result<Arc<ClientConfig>, SetupError> {
     Ok(Arc::new(with_ca_file(builder(provider())?, path)?.with_no_client_auth()))
+}
+
+/// The SHA-256 fingerprint of a DER certificate.
+pub fn sha256_fingerprint(der: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// `AA:BB:...` form of a fingerprint.
+pub fn hex_colon(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push_str(&format!("{b:02X}"));
+    }
+    s
+}
+
+/// Words the refusal of a certificate, given its fingerprint.
+pub type Mismatch = fn(&[u8; 32]) -> String;
+
+/// The client configuration (no client certificate) that accepts the one
+/// server certificate whose SHA-256 fingerprint is `pin`, or any
+/// certificate when `pin` is `None`. Handshake signatures are verified
+/// either way; names and expiry are not.
+pub fn pinned_config(pin: Option<[u8; 32]>, mismatch: Mismatch) -> Result<Arc<ClientConfig>, SetupError> {
+    let provider = provider();
+    let verifier = PinnedVerifier { pin, mismatch, algorithms: provider.signature_verification_algorithms };
+    let config = builder(provider)?.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The verifier of [`pinned_config`].
+#[derive(Debug)]
+struct PinnedVerifier {
+    pin: Option<[u8; 32]>,
+    mismatch: Mismatch,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(pin) = self.pin else { return Ok(ServerCertVerified::assertion()) };
+        let seen = sha256_fingerprint(end_entity.as_ref());
+        // A certificate hash is public: a plain comparison will do.
+        if seen == pin {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General((self.mismatch)(&seen)))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// The name a server's certificate must hold: a DNS name or an IP address

@@ -411,11 +411,11 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
             stand_ins.pve_fingerprint
         ),
     ];
-    let settings = homelab_exporter::cli::parse_settings(&args).unwrap();
+    let settings = homelab_exporter::registry::parse_settings(&args).unwrap();
     // The filesystem collector reads the mount table above; the others read
     // this machine's /proc.
     let fs_settings =
-        homelab_exporter::cli::parse_settings(&[format!("--path.procfs={}", procfs.display())])
+        homelab_exporter::registry::parse_settings(&[format!("--path.procfs={}", procfs.display())])
             .unwrap();
     let release = Arc::new(AtomicBool::new(false));
     let hangs = Arc::new(AtomicUsize::new(0));
@@ -426,7 +426,8 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
     {
         let c = match entry.name {
             "filesystem" => filesystem::with_stat(
-                &fs_settings,
+                &fs_settings.flags.filesystem,
+                &fs_settings.context(),
                 hanging_statfs(Arc::clone(&release), Arc::clone(&hangs)),
             )
             .unwrap(),
@@ -437,7 +438,7 @@ fn a_thousand_scrapes_with_four_hung_backends_are_bounded_and_leak_nothing() {
         collectors.push((entry.name, c));
     }
     assert_eq!(collectors.len(), 7);
-    let server = Server::new(Engine::from_collectors(collectors), "/metrics".into(), 40, None);
+    let server = Server::new(Engine::from_collectors(collectors), "/metrics".into(), 40, None, None);
 
     // The runtime as `serve` in main.rs builds it.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -17,12 +17,10 @@ use std::sync::{Arc, OnceLock};
 
 use homelab_exporter::config::{self, Loaded};
 use homelab_exporter::docker::api::Endpoint;
+use homelab_exporter::duration;
 use homelab_exporter::encode::Format;
-use homelab_exporter::host::filesystem;
-use homelab_exporter::nut;
 use homelab_exporter::nut::client::Address;
 use homelab_exporter::proxmox::client::{parse_fingerprint, Target, Token};
-use homelab_exporter::scrape::Engine;
 use homelab_exporter::server::parse_listen_address;
 use homelab_fuzz::{text, Tree};
 use libfuzzer_sys::fuzz_target;
@@ -82,7 +80,7 @@ fn file(input: &[u8]) {
     // As `serve` loads it: from a file named on the command line.
     let tree = tree();
     tree.write("fuzz.yml", input);
-    let settings = match homelab_exporter::cli::parse_settings(&[format!(
+    let settings = match homelab_exporter::registry::parse_settings(&[format!(
         "--config.file={}",
         tree.path("fuzz.yml").display()
     )]) {
@@ -95,7 +93,7 @@ fn file(input: &[u8]) {
     if names_outside(&t) {
         return;
     }
-    if let Err(e) = Engine::new(&settings) {
+    if let Err(e) = homelab_exporter::registry::engine(&settings).and_then(|_| homelab_exporter::registry::probe(&settings)) {
         let _ = e.to_string();
     }
     let _ = parse_listen_address(&settings.flags.listen_address);
@@ -104,10 +102,9 @@ fn file(input: &[u8]) {
 fn values(input: &[u8]) {
     let t = text(input);
     for line in t.lines() {
-        if let Ok(d) = filesystem::parse_duration(line) {
+        if let Ok(d) = duration::parse_timeout(line) {
             assert!(d.as_secs_f64().is_finite());
         }
-        let _ = nut::parse_duration(line);
         if let Ok(a) = Address::parse(line) {
             // An address prints as it parses.
             let again = Address::parse(&a.to_string())

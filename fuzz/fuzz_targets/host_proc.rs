@@ -108,7 +108,7 @@ fn harness() -> &'static Harness {
                             files_free: 5.0,
                         })
                     });
-                    filesystem::with_stat(&s, stat).unwrap_or_else(|e| panic!("filesystem: {e}"))
+                    filesystem::with_stat(&s.flags.filesystem, &s.context(), stat).unwrap_or_else(|e| panic!("filesystem: {e}"))
                 }
                 name => build(name, &s),
             })

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use homelab_exporter::collector::{Collector, Scrape};
 use homelab_exporter::metrics::Snapshot;
-use homelab_exporter::nut::metrics::{emit_server, emit_ups, UpsData};
+use homelab_exporter::nut::emit::{emit_server, emit_ups, UpsData};
 use homelab_exporter::nut::parse;
 use homelab_fuzz::{build, check_exposition, settings, text, Tree};
 use libfuzzer_sys::fuzz_target;

@@ -18,7 +18,8 @@ use homelab_exporter::proxmox::api::{
     self, Content, GuestConfig, LogLine, NotBackedUp, QDevice, ReplicationJob, Resource,
     StatusEntry, Subscription, Task, Version,
 };
-use homelab_exporter::proxmox::map::{self, Gathered, NodeGathered};
+use homelab_exporter::proxmox::backups;
+use homelab_exporter::proxmox::emit::{self, Gathered, NodeGathered};
 use homelab_fuzz::{check_exposition, parts};
 use libfuzzer_sys::fuzz_target;
 
@@ -72,30 +73,30 @@ fuzz_target!(|data: &[u8]| {
     }
     let runs = log
         .as_deref()
-        .map(map::parse_vzdump_log)
+        .map(backups::parse_vzdump_log)
         .unwrap_or_default();
     let mut logs = HashMap::new();
     if let Some(tasks) = &tasks {
-        for t in map::newest_first(tasks) {
-            let _ = map::single_guest(t);
+        for t in backups::newest_first(tasks) {
+            let _ = backups::single_guest(t);
         }
         // The log belongs to the first task that backed up several guests.
-        if let Some(t) = tasks.iter().find(|t| map::single_guest(t).is_none()) {
+        if let Some(t) = tasks.iter().find(|t| backups::single_guest(t).is_none()) {
             logs.insert(t.upid.clone(), Arc::new(runs));
         }
-        let wanted = map::logs_to_fetch(tasks, &guests, &logs, 3);
+        let wanted = backups::logs_to_fetch(tasks, &guests, &logs, 3);
         assert!(wanted.len() <= 3);
-        let _ = map::node_outcomes(tasks, &logs);
+        let _ = backups::node_outcomes(tasks, &logs);
     }
     if let Some(s) = &subscription {
         if let Some(date) = &s.nextduedate {
-            let _ = map::date_to_unix(date.as_str());
+            let _ = backups::date_to_unix(date.as_str());
         }
     }
     let contents: Vec<(String, Vec<Content>)> = content
         .map(|c| vec![("storage/pve1/backup".to_owned(), c)])
         .unwrap_or_default();
-    let _ = map::newest_backups(&contents);
+    let _ = backups::newest_backups(&contents);
 
     let nodes = names
         .iter()
@@ -122,6 +123,6 @@ fuzz_target!(|data: &[u8]| {
         cluster_failed: false,
     };
     let mut out = Snapshot::new();
-    map::write(&g, &mut out);
+    emit::write(&g, &mut out);
     check_exposition(vec![out]);
 });

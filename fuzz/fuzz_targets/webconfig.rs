@@ -14,7 +14,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use homelab_exporter::webconfig::{parse_basic_auth, parse_go_duration, WebConfig};
+use homelab_exporter::duration;
+use homelab_exporter::webconfig::{parse_basic_auth, WebConfig};
 use homelab_fuzz::{text, Tree};
 use hyper::header::HeaderValue;
 use libfuzzer_sys::fuzz_target;
@@ -45,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
         }
     } else {
         for line in t.lines() {
-            let _ = parse_go_duration(line);
+            let _ = duration::parse(line);
             if let Ok(v) = HeaderValue::from_str(line) {
                 let _ = parse_basic_auth(&v);
             }

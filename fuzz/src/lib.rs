@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use homelab_exporter::cli::{self, Settings};
 use homelab_exporter::collector::{Collector, Scrape};
 use homelab_exporter::encode::{self, Format};
 use homelab_exporter::host::textfile;
 use homelab_exporter::metrics::Snapshot;
+use homelab_exporter::registry::{self, Settings};
 
 /// Encodes `snapshots` in both formats and checks that the output is
 /// exposition text a scraper accepts: the exporter's own strict
@@ -94,7 +94,7 @@ pub fn gather_host(collector: &Collector) -> Option<Snapshot> {
 
 /// Settings from command-line arguments (panics on a bad harness setup).
 pub fn settings(args: &[String]) -> Settings {
-    match cli::parse_settings(args) {
+    match registry::parse_settings(args) {
         Ok(s) => s,
         Err(e) => panic!("fuzz harness settings refused: {e}"),
     }

@@ -167,9 +167,9 @@ fn main() -> Result<(), String> {
         d.ids.push(id);
     }
 
-    let settings = homelab_exporter::cli::parse_settings(&[format!("--collector.docker.host=unix://{}", d.sock.display())])
+    let settings = homelab_exporter::registry::parse_settings(&[format!("--collector.docker.host=unix://{}", d.sock.display())])
         .map_err(|e| e.to_string())?;
-    let Some(Collector::Async(collector)) = homelab_exporter::docker::build(&settings).map_err(|e| e.to_string())? else {
+    let Some(Collector::Async(collector)) = homelab_exporter::docker::build(&settings.flags.docker, &settings.context()).map_err(|e| e.to_string())? else {
         return Err("the docker collector did not build".into());
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;

@@ -13,11 +13,10 @@
 
 use std::time::{Duration, Instant};
 
-use homelab_exporter::cli::parse_settings;
 use homelab_exporter::collector::{Collector, Scrape};
 use homelab_exporter::encode::{self, Format};
 use homelab_exporter::metrics::Snapshot;
-use homelab_exporter::registry::COLLECTORS;
+use homelab_exporter::registry::{parse_settings, COLLECTORS};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]

@@ -8,12 +8,14 @@ use std::fmt;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
 use hyper::client::conn::http1;
+use hyper::header::{HeaderValue, HOST};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+use crate::http_get::{self, GetError, Sender};
 
 /// The endpoint used when `--collector.docker.host` is not given.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -167,7 +169,7 @@ impl ApiError {
 /// One open HTTP/1.1 connection to the daemon; requests on it run one after
 /// another (keep-alive). The connection's driver task ends when this is dropped.
 pub struct Connection {
-    sender: http1::SendRequest<Empty<Bytes>>,
+    sender: Sender,
     driver: JoinHandle<()>,
     endpoint: Endpoint,
 }
@@ -216,34 +218,23 @@ impl Connection {
     /// [`ApiError::Status`] carrying the daemon's message.
     pub async fn get(&mut self, path: &str, deadline: Instant) -> Result<Bytes, ApiError> {
         let endpoint = self.endpoint.to_string();
-        let timeout = || ApiError::Timeout { endpoint: endpoint.clone(), what: format!("GET {path}") };
-        let http_err = |source| ApiError::Http { endpoint: endpoint.clone(), path: path.to_owned(), source };
-        let request = hyper::Request::get(path)
-            .header(hyper::header::HOST, self.endpoint.host_header())
-            .header(hyper::header::USER_AGENT, concat!("homelab-exporter/", env!("CARGO_PKG_VERSION")))
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| ApiError::Body { endpoint: endpoint.clone(), path: path.to_owned(), detail: e.to_string() })?;
-        let exchange = async {
-            self.sender.ready().await.map_err(http_err)?;
-            let response = self.sender.send_request(request).await.map_err(http_err)?;
-            let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| ApiError::Body { endpoint: endpoint.clone(), path: path.to_owned(), detail: e.to_string() })?
-                .to_bytes();
-            Ok::<_, ApiError>((status, body))
-        };
-        let (status, body) = tokio::time::timeout_at(deadline, exchange).await.map_err(|_| timeout())??;
-        if !status.is_success() {
+        let body_err = |detail: String| ApiError::Body { endpoint: endpoint.clone(), path: path.to_owned(), detail };
+        let host = HeaderValue::from_str(self.endpoint.host_header()).map_err(|e| body_err(e.to_string()))?;
+        let answer = http_get::get(&mut self.sender, path, &[(HOST, host)], MAX_BODY, deadline).await.map_err(|e| match e {
+            GetError::Timeout => ApiError::Timeout { endpoint: endpoint.clone(), what: format!("GET {path}") },
+            GetError::Http(source) => ApiError::Http { endpoint: endpoint.clone(), path: path.to_owned(), source },
+            GetError::Body(detail) | GetError::Request(detail) => body_err(detail),
+            e @ GetError::TooLarge(_) => body_err(e.to_string()),
+        })?;
+        if !answer.status.is_success() {
             return Err(ApiError::Status {
                 endpoint: endpoint.clone(),
                 path: path.to_owned(),
-                status: status.as_u16(),
-                message: error_message(&body),
+                status: answer.status.as_u16(),
+                message: error_message(&answer.body),
             });
         }
-        Ok(body)
+        Ok(answer.body)
     }
 
     /// `GET /containers/json?all=1`: every container, whatever its state.
@@ -432,20 +423,9 @@ pub fn parse_timestamp(text: &str) -> Option<f64> {
             sign * (h * 3600 + m * 60)
         }
     };
-    let days = days_from_civil(year, month, day);
+    let days = crate::civil::days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
     Some(seconds as f64 + fraction)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -25,10 +25,8 @@ use self::api::{ApiError, Connection, Endpoint, Inspect, ListEntry};
 use self::cgroup::{Usage, Version};
 use self::emit::{Container, Measured};
 use self::net::Interface;
-use crate::cli::Settings;
-use crate::collector::{AsyncCollector, Collector, Error, GatherFuture, Scrape};
+use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Scrape};
 use crate::metrics::{Name, Snapshot};
-use crate::registry::BuildError;
 
 /// Flags of the `docker` collector.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,8 +60,7 @@ pub struct Options {
 
 /// Builds the collector. With the default host and no socket there, Docker
 /// is not installed: no collector, no failure.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let opts = &settings.flags.docker;
+pub fn build(opts: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     let host = opts.docker_host.as_deref().unwrap_or(api::DEFAULT_HOST);
     let endpoint = Endpoint::parse(host).map_err(|e| BuildError { collector: "docker", detail: e.to_string() })?;
     let explicit = opts.docker_host.is_some();
@@ -84,9 +81,9 @@ pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
         target: host.to_owned(),
         endpoint,
         explicit,
-        cgroup_root: opts.docker_cgroup_root.clone().unwrap_or_else(|| settings.paths.sys("fs/cgroup")),
-        procfs: settings.paths.procfs.clone(),
-        sysfs: settings.paths.sysfs.clone(),
+        cgroup_root: opts.docker_cgroup_root.clone().unwrap_or_else(|| cx.paths.sys("fs/cgroup")),
+        procfs: cx.paths.procfs.clone(),
+        sysfs: cx.paths.sysfs.clone(),
         labels,
         concurrency: usize::from(opts.docker_inspect_concurrency.max(1)),
         clock_ticks: rustix::param::clock_ticks_per_second(),
@@ -540,33 +537,33 @@ fn read_interfaces(procfs: &Path, pid: u32) -> Vec<Interface> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::parse_settings;
+    use crate::collector::{parse_options, HostPaths};
 
-    fn settings(args: &[&str]) -> Settings {
-        parse_settings(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    fn options(args: &[&str]) -> Options {
+        parse_options(args).unwrap()
     }
 
     fn built(args: &[&str]) -> Option<Collector> {
-        build(&settings(args)).unwrap()
+        build(&options(args), &Context::new(&Arc::new(HostPaths::default()))).unwrap()
     }
 
     #[test]
     fn flags_and_defaults() {
-        let s = settings(&[]);
-        assert_eq!(s.flags.docker.docker_host, None);
-        assert_eq!(s.flags.docker.docker_labels, vec!["com.docker.compose.project", "com.docker.compose.service"]);
-        assert_eq!(s.flags.docker.docker_inspect_concurrency, 4);
-        let s = settings(&["--collector.docker.labels=a.b", "--collector.docker.labels=c"]);
-        assert_eq!(s.flags.docker.docker_labels, vec!["a.b", "c"], "repeated (or a YAML list) adds up");
-        let s = settings(&["--collector.docker.labels=a.b,c-d"]);
-        assert_eq!(s.flags.docker.docker_labels, vec!["a.b", "c-d"]);
-        assert!(parse_settings(&["--collector.docker.inspect-concurrency=0".to_owned()]).is_err());
+        let o = options(&[]);
+        assert_eq!(o.docker_host, None);
+        assert_eq!(o.docker_labels, vec!["com.docker.compose.project", "com.docker.compose.service"]);
+        assert_eq!(o.docker_inspect_concurrency, 4);
+        let o = options(&["--collector.docker.labels=a.b", "--collector.docker.labels=c"]);
+        assert_eq!(o.docker_labels, vec!["a.b", "c"], "repeated (or a YAML list) adds up");
+        let o = options(&["--collector.docker.labels=a.b,c-d"]);
+        assert_eq!(o.docker_labels, vec!["a.b", "c-d"]);
+        assert!(parse_options::<Options>(&["--collector.docker.inspect-concurrency=0"]).is_err());
     }
 
     #[test]
     fn build_rules() {
         // A bad address stops start-up, naming the flag's value.
-        let err = build(&settings(&["--collector.docker.host=http2://x"])).err().unwrap();
+        let err = build(&options(&["--collector.docker.host=http2://x"]), &Context::new(&Arc::new(HostPaths::default()))).err().unwrap();
         assert!(err.to_string().contains("http2://x"), "{err}");
         // An explicit socket is used even when it is not there (yet).
         assert!(built(&["--collector.docker.host=unix:///nonexistent/docker.sock"]).is_some());

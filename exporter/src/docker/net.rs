@@ -37,30 +37,13 @@ pub fn is_ignored(name: &str) -> bool {
     IGNORED_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
-/// Parses `/proc/<pid>/net/dev`: two header lines, then
-/// `name: 8 receive counters 8 transmit counters` per interface.
+/// Parses `/proc/<pid>/net/dev` with the host collector's parser.
 pub fn parse_net_dev(text: &str) -> Result<Vec<Interface>, BadLine> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(2) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |detail: String| BadLine { line: i + 1, detail };
-        let (name, counters) = line.split_once(':').ok_or_else(|| bad(format!("no ':' after the interface name in {line:?}")))?;
-        let mut values = [0u64; 16];
-        let mut n = 0;
-        for word in counters.split_whitespace() {
-            if n == values.len() {
-                return Err(bad(format!("more than 16 counters in {line:?}")));
-            }
-            values[n] = word.parse().map_err(|_| bad(format!("{word:?} is not a number in {line:?}")))?;
-            n += 1;
-        }
-        if n != values.len() {
-            return Err(bad(format!("expected 16 counters, found {n} in {line:?}")));
-        }
-        out.push(Interface {
-            name: name.trim().to_owned(),
+    let devices = crate::host::netdev::parse(text).map_err(|e| BadLine { line: e.line, detail: e.detail })?;
+    Ok(devices
+        .into_iter()
+        .map(|(name, values)| Interface {
+            name,
             rx_bytes: values[0],
             rx_packets: values[1],
             rx_errors: values[2],
@@ -69,9 +52,8 @@ pub fn parse_net_dev(text: &str) -> Result<Vec<Interface>, BadLine> {
             tx_packets: values[9],
             tx_errors: values[10],
             tx_dropped: values[11],
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 #[cfg(test)]

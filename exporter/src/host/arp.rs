@@ -7,11 +7,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::Filter;
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 
 /// Flags of the `arp` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -63,10 +61,9 @@ impl HostCollector for Arp {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let o = &settings.flags.arp;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     Ok(Some(Collector::host(Arp {
-        paths: settings.paths.clone(),
+        paths: cx.paths.clone(),
         filter: Filter::exclusive("arp", "device", o.arp_device_include.as_deref(), o.arp_device_exclude.as_deref())?,
         live: o.arp_netlink,
     })))

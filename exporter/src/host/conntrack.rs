@@ -4,16 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::read_u64;
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `conntrack` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// Counters of `nf_conntrack` stat we report, with their help texts.
 const STATS: [(&str, &str); 8] = [
@@ -78,8 +71,8 @@ impl HostCollector for Conntrack {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Conntrack(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Conntrack(cx.paths.clone()))))
 }
 
 #[cfg(test)]

@@ -7,11 +7,9 @@ use std::sync::Arc;
 
 use regex_lite::Regex;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{list_dir, read_attr, read_u64};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 
 /// USER_HZ: `/proc/stat` counts in hundredths of a second on Linux.
 const USER_HZ: f64 = 100.0;
@@ -287,8 +285,7 @@ impl HostCollector for Cpu {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let o = &settings.flags.cpu;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     let compile = |flag: &str, p: &Option<String>| {
         p.as_deref()
             .filter(|p| !p.is_empty())
@@ -296,7 +293,7 @@ pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
             .transpose()
     };
     Ok(Some(Collector::host(Cpu {
-        paths: settings.paths.clone(),
+        paths: cx.paths.clone(),
         info: o.cpu_info,
         guest: o.cpu_guest,
         flags_include: compile("collector.cpu.info.flags-include", &o.cpu_info_flags_include)?,

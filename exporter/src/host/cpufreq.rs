@@ -3,16 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{list_dir, read_attr, read_u64};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
-
-/// Flags of the `cpufreq` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 struct Cpufreq(Arc<HostPaths>);
 
@@ -60,6 +53,6 @@ impl HostCollector for Cpufreq {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Cpufreq(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Cpufreq(cx.paths.clone()))))
 }

@@ -5,11 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{read_u64, Filter};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 
 /// node_exporter's default: partitions and virtual devices are left out.
 pub const DEFAULT_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
@@ -174,15 +172,14 @@ impl HostCollector for Diskstats {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let o = &settings.flags.diskstats;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     // The default exclusion applies only when no include pattern is given.
     let exclude = match &o.diskstats_device_include {
         Some(_) => o.diskstats_device_exclude.as_deref(),
         None => Some(o.diskstats_device_exclude.as_deref().unwrap_or(DEFAULT_EXCLUDE)),
     };
     let filter = Filter::exclusive("diskstats", "device", o.diskstats_device_include.as_deref(), exclude)?;
-    Ok(Some(Collector::host(Diskstats { paths: settings.paths.clone(), filter })))
+    Ok(Some(Collector::host(Diskstats { paths: cx.paths.clone(), filter })))
 }
 
 #[cfg(test)]

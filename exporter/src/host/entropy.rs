@@ -3,16 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::read_u64;
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `entropy` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 struct Entropy(Arc<HostPaths>);
 
@@ -27,6 +20,6 @@ impl HostCollector for Entropy {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Entropy(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Entropy(cx.paths.clone()))))
 }

@@ -3,15 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `filefd` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// Parses `file-nr`: allocated, unused (always 0 since 2.6), maximum.
 pub fn parse(text: &str) -> Option<(u64, u64)> {
@@ -36,8 +29,8 @@ impl HostCollector for Filefd {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Filefd(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Filefd(cx.paths.clone()))))
 }
 
 #[cfg(test)]

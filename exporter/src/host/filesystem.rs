@@ -12,10 +12,9 @@
 //!
 //! Local disk and memory filesystems ([`IN_MEMORY_STATFS`]) are the
 //! exception: their `statfs` answers from counters the kernel keeps in
-//! memory and does no I/O, so it runs on the collector's own thread. Handing
-//! it to another thread cost more than the call: on a busy 2-core machine
-//! the hand-off made this the slowest collector of a scrape (0.69 ms of a
-//! 1.4 ms scrape). Should such a call block anyway (a filesystem lock held
+//! memory and does no I/O, so it runs on the collector's own thread: handing
+//! it to another thread costs more than the call (benches/RESULTS.md).
+//! Should such a call block anyway (a filesystem lock held
 //! by a stuck writer), that scrape loses this collector's series, and later
 //! scrapes report the mount as failed without calling `statfs` until the
 //! call returns.
@@ -31,11 +30,9 @@ use std::time::{Duration, Instant};
 
 use regex_lite::Regex;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::CachedRegex;
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
 
 /// node_exporter's default mount point exclusion.
 pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str = "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
@@ -66,7 +63,7 @@ pub struct Options {
     #[arg(long = "collector.filesystem.fs-types-exclude", default_value = DEFAULT_FS_TYPES_EXCLUDE)]
     pub filesystem_fs_types_exclude: String,
     /// How long to wait for a mount to respond before marking it as stale (e.g. 5s).
-    #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = crate::duration::parse_timeout)]
     pub filesystem_mount_timeout: Duration,
 }
 
@@ -78,19 +75,6 @@ impl Default for Options {
             filesystem_mount_timeout: Duration::from_secs(5),
         }
     }
-}
-
-/// Parses `500ms`, `5s`, `1m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit() && c != '.').map(|i| s.split_at(i)).unwrap_or((s, "s"));
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit in {s:?} (use ms, s or m)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {s:?}"))
 }
 
 /// One mount of `mountinfo`.
@@ -482,10 +466,9 @@ fn regex(flag: &str, p: &str) -> Result<CachedRegex, BuildError> {
 }
 
 /// Builds the collector with a given stat function (tests inject one).
-pub fn with_stat(settings: &Settings, stat: StatFn) -> Result<Collector, BuildError> {
-    let o = &settings.flags.filesystem;
+pub fn with_stat(o: &Options, cx: &Context, stat: StatFn) -> Result<Collector, BuildError> {
     Ok(Collector::host(Filesystem {
-        paths: settings.paths.clone(),
+        paths: cx.paths.clone(),
         mount_points_exclude: regex("collector.filesystem.mount-points-exclude", &o.filesystem_mount_points_exclude)?,
         fs_types_exclude: regex("collector.filesystem.fs-types-exclude", &o.filesystem_fs_types_exclude)?,
         timeout: o.filesystem_mount_timeout,
@@ -494,14 +477,13 @@ pub fn with_stat(settings: &Settings, stat: StatFn) -> Result<Collector, BuildEr
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    with_stat(settings, Arc::new(real_statfs)).map(Some)
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
+    with_stat(o, cx, Arc::new(real_statfs)).map(Some)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::parse_settings;
 
     #[test]
     fn parses_mountinfo_with_escapes_and_optional_fields() {
@@ -518,23 +500,15 @@ mod tests {
         assert!(parse_mountinfo("- ext4\n").is_err());
     }
 
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert!(parse_duration("5h").is_err());
-        assert!(parse_duration("x").is_err());
-    }
-
-    /// A procfs holding only `1/mountinfo`, and settings that read it with
-    /// this mount timeout; the directory lives as long as the first value.
-    fn procfs_with_mountinfo(mountinfo: &str, timeout: &str) -> (tempfile::TempDir, Settings) {
+    /// A procfs holding only `1/mountinfo`, the paths that read it and
+    /// options with this mount timeout; the directory lives as long as the
+    /// first value.
+    fn procfs_with_mountinfo(mountinfo: &str, timeout: Duration) -> (tempfile::TempDir, Arc<HostPaths>, Options) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("1")).unwrap();
         std::fs::write(dir.path().join("1/mountinfo"), mountinfo).unwrap();
-        let settings =
-            parse_settings(&[format!("--path.procfs={}", dir.path().display()), format!("--collector.filesystem.mount-timeout={timeout}")]).unwrap();
-        (dir, settings)
+        let paths = Arc::new(HostPaths { procfs: dir.path().to_owned(), ..HostPaths::default() });
+        (dir, paths, Options { filesystem_mount_timeout: timeout, ..Options::default() })
     }
 
     fn value(s: &Snapshot, name: &str, mountpoint: &str) -> Option<f64> {
@@ -551,9 +525,9 @@ mod tests {
     /// scrapes skip that mount (device_error 1, no call) until it returns.
     #[test]
     fn local_mounts_are_stated_inline_and_a_stuck_one_is_skipped() {
-        let (_dir, settings) = procfs_with_mountinfo(
+        let (_dir, paths, options) = procfs_with_mountinfo(
             "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:50 / /mnt/nas rw - nfs4 nas:/export rw\n3 1 8:2 / /data rw - xfs /dev/sda2 rw\n",
-            "50ms",
+            Duration::from_millis(50),
         );
         let threads: Arc<Mutex<Vec<(PathBuf, std::thread::ThreadId)>>> = Arc::default();
         let seen = threads.clone();
@@ -568,7 +542,7 @@ mod tests {
             }
             Ok(FsStats { size: 100.0, free: 50.0, avail: 40.0, files: 10.0, files_free: 5.0 })
         });
-        let Collector::Host(c) = with_stat(&settings, stat).unwrap() else { unreachable!() };
+        let Collector::Host(c) = with_stat(&options, &Context::new(&paths), stat).unwrap() else { unreachable!() };
         let deadline = || Scrape { deadline: Instant::now() + Duration::from_secs(5) };
 
         let mut first = Snapshot::new();
@@ -621,9 +595,9 @@ mod tests {
     /// scrape past its deadline, and later scrapes must skip that mount.
     #[test]
     fn hung_statfs_is_abandoned_at_the_deadline_and_quarantined() {
-        let (_dir, settings) = procfs_with_mountinfo(
+        let (_dir, paths, options) = procfs_with_mountinfo(
             "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:50 / /mnt/nas rw - nfs4 nas:/export rw\n3 1 8:2 / /data rw - ext4 /dev/sda2 rw\n4 1 0:5 / /proc rw - proc proc rw\n",
-            "10s",
+            Duration::from_secs(10),
         );
         let calls = Arc::new(AtomicUsize::new(0));
         let (release_tx, release_rx) = mpsc::channel::<()>();
@@ -640,7 +614,7 @@ mod tests {
             }
             Ok(FsStats { size: 100.0, free: 50.0, avail: 40.0, files: 10.0, files_free: 5.0 })
         });
-        let Collector::Host(c) = with_stat(&settings, stat).unwrap() else { unreachable!() };
+        let Collector::Host(c) = with_stat(&options, &Context::new(&paths), stat).unwrap() else { unreachable!() };
 
         let start = Instant::now();
         let mut first = Snapshot::new();

@@ -6,11 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{list_dir, Filter};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 
 /// Flags of the `hwmon` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -247,10 +245,9 @@ impl HostCollector for Hwmon {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let o = &settings.flags.hwmon;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     Ok(Some(Collector::host(Hwmon {
-        paths: settings.paths.clone(),
+        paths: cx.paths.clone(),
         chips: Filter::exclusive("hwmon", "chip", o.hwmon_chip_include.as_deref(), o.hwmon_chip_exclude.as_deref())?,
         sensors: Filter::exclusive("hwmon", "sensor", o.hwmon_sensor_include.as_deref(), o.hwmon_sensor_exclude.as_deref())?,
     })))

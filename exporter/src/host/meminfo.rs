@@ -4,16 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{is_name_part, static_name, Memo};
 use crate::metrics::{Kind, Name, Snapshot};
-use crate::registry::BuildError;
-
-/// Flags of the `meminfo` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// Parses `/proc/meminfo` into (metric name stem, value in base units).
 pub fn parse(text: &str) -> Result<Vec<(String, f64)>, String> {
@@ -73,8 +66,8 @@ impl HostCollector for Meminfo {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Meminfo { paths: settings.paths.clone(), names: Memo::default() })))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Meminfo { paths: cx.paths.clone(), names: Memo::default() })))
 }
 
 #[cfg(test)]

@@ -6,11 +6,9 @@ use std::sync::{Arc, LazyLock};
 
 use regex_lite::Regex;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{attr_opt, list_dir};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 
 /// Flags of the `netclass` collector.
 #[derive(Debug, Clone, clap::Args)]
@@ -135,11 +133,10 @@ impl HostCollector for Netclass {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let o = &settings.flags.netclass;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     let ignored = Regex::new(&o.netclass_ignored_devices)
         .map_err(|e| BuildError { collector: "netclass", detail: format!("--collector.netclass.ignored-devices {:?}: {e}", o.netclass_ignored_devices) })?;
-    Ok(Some(Collector::host(Netclass { paths: settings.paths.clone(), ignored, ignore_invalid_speed: o.netclass_ignore_invalid_speed })))
+    Ok(Some(Collector::host(Netclass { paths: cx.paths.clone(), ignored, ignore_invalid_speed: o.netclass_ignore_invalid_speed })))
 }
 
 #[cfg(test)]

@@ -13,11 +13,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{read_u64, Filter};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 
 /// Flags of the `netdev` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -47,24 +45,38 @@ static COLUMN_NAMES: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     COLUMNS.iter().map(|c| (format!("node_network_{c}_total"), format!("Network device statistic {c}."))).collect()
 });
 
-/// Parses `/proc/net/dev` into (device, 16 counters).
-pub fn parse(text: &str) -> Result<Vec<(String, [u64; 16])>, String> {
+/// A line of a `net/dev` file that did not have the expected shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {detail}")]
+pub struct BadLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// What was wrong, quoting the word or line.
+    pub detail: String,
+}
+
+/// Parses `/proc/net/dev` (or `/proc/<pid>/net/dev`, a container's
+/// namespace): two header lines, then `device: 8 receive counters
+/// 8 transmit counters` per line; blank lines are skipped.
+pub fn parse(text: &str) -> Result<Vec<(String, [u64; 16])>, BadLine> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(2) {
+        let bad = |detail: String| BadLine { line: n + 1, detail };
         let Some((dev, rest)) = line.split_once(':') else {
             if line.trim().is_empty() {
                 continue;
             }
-            return Err(format!("line {}: no device name in {line:?}", n + 1));
+            return Err(bad(format!("no device name in {line:?}")));
         };
         let mut values = [0u64; 16];
         let mut count = 0;
-        for (slot, f) in values.iter_mut().zip(rest.split_ascii_whitespace()) {
-            *slot = f.parse().map_err(|_| format!("line {}: bad counter {f:?}", n + 1))?;
+        for f in rest.split_ascii_whitespace() {
+            let slot = values.get_mut(count).ok_or_else(|| bad(format!("more than 16 counters in {line:?}")))?;
+            *slot = f.parse().map_err(|_| bad(format!("bad counter {f:?}")))?;
             count += 1;
         }
         if count != 16 {
-            return Err(format!("line {}: expected 16 counters, got {count}", n + 1));
+            return Err(bad(format!("expected 16 counters, got {count}")));
         }
         out.push((dev.trim().to_owned(), values));
     }
@@ -80,7 +92,7 @@ struct Netdev {
 impl HostCollector for Netdev {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
         let path = if self.live { PathBuf::from("/proc/self/net/dev") } else { self.paths.proc("net/dev") };
-        let devices = parse(&read_to_string(&path)?).map_err(|d| Error::parse(&path, d))?;
+        let devices = parse(&read_to_string(&path)?).map_err(|e| Error::parse(&path, e.to_string()))?;
         let devices: Vec<_> = devices.into_iter().filter(|(d, _)| self.filter.accepts(d)).collect();
         for (i, (name, help)) in COLUMN_NAMES.iter().enumerate() {
             let fam = out.family(name.as_str(), help.as_str(), Kind::Counter);
@@ -102,10 +114,9 @@ impl HostCollector for Netdev {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let o = &settings.flags.netdev;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     Ok(Some(Collector::host(Netdev {
-        paths: settings.paths.clone(),
+        paths: cx.paths.clone(),
         filter: Filter::exclusive("netdev", "device", o.netdev_device_include.as_deref(), o.netdev_device_exclude.as_deref())?,
         live: o.netdev_netlink,
     })))

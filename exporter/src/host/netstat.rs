@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use regex_lite::Regex;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{is_name_part, static_name, Memo};
 use crate::metrics::{Kind, Name, Snapshot};
-use crate::registry::BuildError;
 
 /// node_exporter's default field filter.
 pub const DEFAULT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
@@ -159,10 +157,10 @@ impl HostCollector for Netstat {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let pattern = &settings.flags.netstat.netstat_fields;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
+    let pattern = &o.netstat_fields;
     let fields = Regex::new(pattern).map_err(|e| BuildError { collector: "netstat", detail: format!("--collector.netstat.fields {pattern:?}: {e}") })?;
-    Ok(Some(Collector::host(Netstat { paths: settings.paths.clone(), fields, entries: Memo::default() })))
+    Ok(Some(Collector::host(Netstat { paths: cx.paths.clone(), fields, entries: Memo::default() })))
 }
 
 #[cfg(test)]

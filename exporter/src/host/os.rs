@@ -4,15 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `os` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// Parses os-release (`KEY=value`, values optionally quoted with shell escapes).
 pub fn parse(text: &str) -> HashMap<String, String> {
@@ -105,8 +98,8 @@ impl HostCollector for Os {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Os(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Os(cx.paths.clone()))))
 }
 
 #[cfg(test)]

@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{list_dir, Filter};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
 
 /// Flags of the `powersupplyclass` collector.
 #[derive(Debug, Clone, clap::Args)]
@@ -126,8 +124,8 @@ impl HostCollector for PowerSupply {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
     // The flag names the supplies to ignore: a filter that accepts them.
-    let ignored = Filter::new("powersupplyclass", Some(&settings.flags.powersupplyclass.powersupply_ignored_supplies), None)?;
-    Ok(Some(Collector::host(PowerSupply { paths: settings.paths.clone(), ignored })))
+    let ignored = Filter::new("powersupplyclass", Some(&o.powersupply_ignored_supplies), None)?;
+    Ok(Some(Collector::host(PowerSupply { paths: cx.paths.clone(), ignored })))
 }

@@ -3,15 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `pressure` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// The `total=` microseconds of the `some` and `full` lines.
 #[derive(Debug, Default, PartialEq)]
@@ -92,8 +85,8 @@ impl HostCollector for Pressure {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Pressure(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Pressure(cx.paths.clone()))))
 }
 
 #[cfg(test)]

@@ -5,16 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::read_u64;
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
-
-/// Flags of the `processes` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// State letter and thread count of one `/proc/<pid>/stat`. The command
 /// name may hold spaces and parentheses, so fields count from the last `)`.
@@ -66,8 +59,8 @@ impl HostCollector for Processes {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Processes(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Processes(cx.paths.clone()))))
 }
 
 #[cfg(test)]

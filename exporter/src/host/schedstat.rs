@@ -3,15 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
-
-/// Flags of the `schedstat` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// One CPU line: name (without `cpu`), running ns, waiting ns, timeslices.
 #[derive(Debug, PartialEq)]
@@ -69,8 +62,8 @@ impl HostCollector for Schedstat {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Schedstat(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Schedstat(cx.paths.clone()))))
 }
 
 #[cfg(test)]

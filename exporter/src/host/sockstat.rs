@@ -4,16 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{is_name_part, static_name, Memo};
 use crate::metrics::{Name, Snapshot};
-use crate::registry::BuildError;
-
-/// Flags of the `sockstat` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// One `PROTO: key value key value` line.
 #[derive(Debug, PartialEq)]
@@ -118,8 +111,8 @@ impl HostCollector for Sockstat {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Sockstat { paths: settings.paths.clone(), page_size: rustix::param::page_size() as u64, names: Memo::default() })))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Sockstat { paths: cx.paths.clone(), page_size: rustix::param::page_size() as u64, names: Memo::default() })))
 }
 
 #[cfg(test)]

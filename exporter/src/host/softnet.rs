@@ -3,15 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
-
-/// Flags of the `softnet` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// One line of `softnet_stat`.
 #[derive(Debug, Default, PartialEq)]
@@ -93,8 +86,8 @@ impl HostCollector for SoftnetCollector {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(SoftnetCollector(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(SoftnetCollector(cx.paths.clone()))))
 }
 
 #[cfg(test)]

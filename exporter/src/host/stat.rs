@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 
 /// Flags of the `stat` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -94,8 +92,8 @@ impl HostCollector for StatCollector {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(StatCollector { paths: settings.paths.clone(), softirq: settings.flags.stat.stat_softirq })))
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(StatCollector { paths: cx.paths.clone(), softirq: o.stat_softirq })))
 }
 
 #[cfg(test)]

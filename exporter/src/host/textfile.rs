@@ -9,10 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, Scrape};
 use crate::metrics::{Family, Kind, Labels, Sample, Snapshot};
-use crate::registry::BuildError;
 
 /// Flags of the `textfile` collector.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -506,8 +504,8 @@ impl HostCollector for Textfile {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Textfile { directories: settings.flags.textfile.textfile_directory.clone() })))
+pub fn build(o: &Options, _: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Textfile { directories: o.textfile_directory.clone() })))
 }
 
 #[cfg(test)]

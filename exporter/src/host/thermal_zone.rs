@@ -3,16 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{list_dir, read_attr, read_i64};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `thermal_zone` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 struct ThermalZone(Arc<HostPaths>);
 
@@ -46,6 +39,6 @@ impl HostCollector for ThermalZone {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(ThermalZone(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(ThermalZone(cx.paths.clone()))))
 }

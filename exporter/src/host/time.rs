@@ -5,16 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{list_dir, read_attr};
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
-
-/// Flags of the `time` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// The zone in effect at `now` (unix seconds) according to a TZif file:
 /// (abbreviation, UTC offset in seconds). Uses the transitions the file
@@ -114,8 +107,8 @@ impl HostCollector for Time {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Time(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Time(cx.paths.clone()))))
 }
 
 #[cfg(test)]

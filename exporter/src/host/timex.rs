@@ -2,15 +2,8 @@
 //! `adjtimex(2)` (offset, errors, synchronisation status, PPS counters).
 //! It reads the live kernel, whatever `--path.procfs` says.
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `timex` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// `STA_NANO`: offsets are in nanoseconds rather than microseconds.
 const STA_NANO: i32 = 0x2000;
@@ -53,7 +46,7 @@ impl HostCollector for Timex {
 }
 
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
+pub fn build(_: &Context) -> Result<Option<Collector>, BuildError> {
     Ok(Some(Collector::host(Timex)))
 }
 

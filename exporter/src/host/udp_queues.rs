@@ -4,15 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `udp_queues` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// Sums (tx_queue, rx_queue) over the sockets of a `/proc/net/udp*` file.
 pub fn parse(text: &str) -> Result<(u64, u64), String> {
@@ -58,8 +51,8 @@ impl HostCollector for UdpQueues {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(UdpQueues(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(UdpQueues(cx.paths.clone()))))
 }
 
 #[cfg(test)]

@@ -1,15 +1,8 @@
 //! The `uname` collector: `node_uname_info` from `uname(2)` of the live
 //! kernel.
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `uname` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 struct Uname;
 
@@ -35,6 +28,6 @@ impl HostCollector for Uname {
 }
 
 /// Builds the collector.
-pub fn build(_settings: &Settings) -> Result<Option<Collector>, BuildError> {
+pub fn build(_: &Context) -> Result<Option<Collector>, BuildError> {
     Ok(Some(Collector::host(Uname)))
 }

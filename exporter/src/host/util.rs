@@ -11,9 +11,8 @@ use std::sync::Mutex;
 
 use regex_lite::Regex;
 
-use crate::collector::{read_into, Error};
+use crate::collector::{read_into, BuildError, Error};
 use crate::metrics::Name;
-use crate::registry::BuildError;
 
 /// Answers computed once per key and remembered: what a collector makes
 /// of a kernel's field name (whether the user's pattern selects it, its

@@ -5,11 +5,9 @@ use std::sync::Arc;
 
 use regex_lite::Regex;
 
-use crate::cli::Settings;
-use crate::collector::{read_to_string, Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::is_name_part;
 use crate::metrics::{Kind, Snapshot};
-use crate::registry::BuildError;
 use super::util::CachedRegex;
 
 /// Flags of the `vmstat` collector.
@@ -66,11 +64,11 @@ impl HostCollector for Vmstat {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let pattern = &settings.flags.vmstat.vmstat_fields;
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
+    let pattern = &o.vmstat_fields;
     // Unanchored, as node_exporter's regexp.MatchString is.
     let fields = Regex::new(pattern).map_err(|e| BuildError { collector: "vmstat", detail: format!("--collector.vmstat.fields {pattern:?}: {e}") })?;
-    Ok(Some(Collector::host(Vmstat { paths: settings.paths.clone(), fields: CachedRegex::new(fields) })))
+    Ok(Some(Collector::host(Vmstat { paths: cx.paths.clone(), fields: CachedRegex::new(fields) })))
 }
 
 #[cfg(test)]

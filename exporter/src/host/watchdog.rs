@@ -3,16 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::cli::Settings;
-use crate::collector::{Collector, Error, HostCollector, HostPaths, Scrape};
+use crate::collector::{BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
 use crate::host::util::{list_dir, read_attr, read_i64};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
-
-/// Flags of the `watchdog` collector (none).
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-pub struct Options {}
 
 /// Numeric attributes: file, metric, help.
 const NUMERIC: [(&str, &str, &str); 7] = [
@@ -62,6 +55,6 @@ impl HostCollector for Watchdog {
 }
 
 /// Builds the collector.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Watchdog(settings.paths.clone()))))
+pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
+    Ok(Some(Collector::host(Watchdog(cx.paths.clone()))))
 }

@@ -10,7 +10,7 @@
 //! `nut_ups_up 0` and `nut_ups_error{code}` without failing anything.
 //!
 //! [`client`] speaks the protocol, [`parse`] holds the pure parsers and
-//! [`metrics`] the names and the conversion into a snapshot.
+//! [`emit`] the names and the conversion into a snapshot.
 //! With `--collector.nut.probe`, [`Prober`] also answers
 //! `/probe?module=nut&target=HOST:PORT` for the configured targets and an
 //! allow-list, never for any other address.
@@ -21,7 +21,7 @@
 //! to plaintext.
 
 pub mod client;
-pub mod metrics;
+pub mod emit;
 pub mod parse;
 
 use std::collections::{HashMap, HashSet};
@@ -32,13 +32,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::cli::Settings;
-use crate::collector::{AsyncCollector, Collector, Error, GatherFuture, Scrape};
+use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Probe, ProbeError, ProbeFuture, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
+use crate::secret::{Both, Source, SourceError};
 
 use client::{Address, ClientError, Limits, Session, StartTls, Timeouts};
-use metrics::UpsData;
+use emit::UpsData;
 
 /// How long connecting to one upsd may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -64,7 +63,7 @@ pub struct Options {
     #[arg(long = "collector.nut.raw", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub nut_raw: bool,
     /// Longest time one upsd may take per scrape (also bounded by the scrape timeout).
-    #[arg(long = "collector.nut.timeout", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long = "collector.nut.timeout", default_value = "5s", value_parser = crate::duration::parse_timeout)]
     pub nut_timeout: Duration,
     /// Serve /probe?module=nut&target=HOST:PORT for the configured targets and those of --collector.nut.probe-allow.
     #[arg(long = "collector.nut.probe", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -105,24 +104,6 @@ impl Default for Options {
             nut_ca_file: None,
         }
     }
-}
-
-/// Parses a duration such as `5s`, `500ms`, `1m` or `2.5s`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 5s or 500ms"))?;
-    let seconds = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s or m)")),
-    };
-    if !(seconds > 0.0 && seconds <= 3600.0) {
-        return Err(format!("{text:?}: must be more than 0 and at most 1h"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// The `nut:` section of the configuration file.
@@ -223,27 +204,28 @@ pub struct Prober {
     allowed: HashMap<String, Arc<Target>>,
 }
 
-/// Why a probe was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    /// The `target` parameter is not `HOST[:PORT]`.
-    #[error("target: {0}")]
-    BadTarget(String),
-    /// The target is neither configured nor allowed.
-    #[error("target {0} is not allowed: configure it or add --collector.nut.probe-allow={0}")]
-    NotAllowed(String),
+impl Prober {
+    /// Queries one allowed target within `scrape` into a snapshot: its
+    /// series and `homelab_exporter_target_up`, whatever the outcome.
+    pub async fn probe_target(&self, target: &str, scrape: &Scrape) -> Result<Snapshot, ProbeError> {
+        let address = Address::parse(target).map_err(|e| ProbeError::BadTarget(format!("target: {e}")))?;
+        let label = address.to_string();
+        let target = self.allowed.get(&label).ok_or_else(|| {
+            ProbeError::NotAllowed(format!("target {label} is not allowed: configure it or add --collector.nut.probe-allow={label}"))
+        })?;
+        let mut out = Snapshot::new();
+        let _failures = self.shared.gather(std::slice::from_ref(target), scrape, &mut out).await;
+        Ok(out)
+    }
 }
 
-impl Prober {
-    /// Queries one allowed target under `deadline` into a snapshot: its
-    /// series and `homelab_exporter_target_up`, whatever the outcome.
-    pub async fn probe(&self, target: &str, deadline: std::time::Instant) -> Result<Snapshot, ProbeError> {
-        let address = Address::parse(target).map_err(ProbeError::BadTarget)?;
-        let label = address.to_string();
-        let target = self.allowed.get(&label).ok_or(ProbeError::NotAllowed(label))?;
-        let mut out = Snapshot::new();
-        let _failures = self.shared.gather(std::slice::from_ref(target), deadline, &mut out).await;
-        Ok(out)
+impl Probe for Prober {
+    fn module(&self) -> &'static str {
+        "nut"
+    }
+
+    fn probe<'a>(&'a self, target: &'a str, scrape: &'a Scrape) -> ProbeFuture<'a> {
+        Box::pin(self.probe_target(target, scrape))
     }
 }
 
@@ -251,12 +233,17 @@ fn build_error(detail: impl Into<String>) -> BuildError {
     BuildError { collector: "nut", detail: detail.into() }
 }
 
-/// Reads a password file, with the permission checks of [`crate::secret::read`].
-fn read_password_file(path: &Path) -> Result<Secret, String> {
-    let text = crate::secret::read(path).map_err(|e| format!("password file {e}"))?;
+/// Reads a password from its source (a file with the checks of
+/// [`crate::secret::read`], or an environment variable); a file's trailing
+/// newline is dropped.
+fn read_password(source: &Source) -> Result<Secret, String> {
+    let text = source.read().map_err(|e| match e {
+        SourceError::File(e) => format!("password file {e}"),
+        e => e.to_string(),
+    })?;
     let pw = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
     if pw.is_empty() {
-        return Err(format!("password file {} is empty", path.display()));
+        return Err(format!("password file {} is empty", source.name()));
     }
     Ok(Secret(pw.to_owned()))
 }
@@ -303,14 +290,13 @@ fn flag_start_tls(opts: &Options, address: &Address) -> Result<Option<StartTls>,
 }
 
 /// Every upsd of the flags and the configuration file, checked.
-fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
-    let opts = &settings.flags.nut;
+fn configured_targets(opts: &Options, cx: &Context<Config>) -> Result<Vec<Target>, BuildError> {
     let mut targets: Vec<Target> = Vec::new();
 
     let flag_credentials = match (&opts.nut_username, &opts.nut_password_file) {
         (Some(user), Some(file)) => Some((
             user.clone(),
-            read_password_file(file).map_err(|e| build_error(format!("--collector.nut.password-file: {e}")))?,
+            read_password(&Source::File(file.clone())).map_err(|e| build_error(format!("--collector.nut.password-file: {e}")))?,
         )),
         (None, None) => None,
         _ => return Err(build_error("--collector.nut.username and --collector.nut.password-file go together")),
@@ -321,33 +307,29 @@ fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
         targets.push(Target { label: address.to_string(), address, credentials: flag_credentials.clone(), only: Vec::new(), tls });
     }
 
-    if let Some(loaded) = &settings.config {
-        if let Some(cfg) = &loaded.file.nut {
-            for (i, server) in cfg.servers.iter().enumerate() {
-                let at = |key: &str, detail: String| build_error(loaded.error_at_key(key, format!("nut.servers[{i}].{key}: {detail}")).to_string());
-                let address = Address::parse(&server.target).map_err(|e| at("target", e))?;
-                let password = match (&server.password_file, &server.password_env) {
-                    (Some(_), Some(_)) => return Err(at("password_env", "give password_file or password_env, not both".into())),
-                    (Some(file), None) => Some(read_password_file(file).map_err(|e| at("password_file", e))?),
-                    (None, Some(var)) => match std::env::var(var) {
-                        Ok(v) if !v.is_empty() => Some(Secret(v)),
-                        _ => return Err(at("password_env", format!("environment variable {var} is not set"))),
-                    },
-                    (None, None) => None,
-                };
-                let credentials = match (&server.username, password) {
-                    (Some(u), Some(p)) => Some((u.clone(), p)),
-                    (None, None) => None,
-                    (Some(_), None) => return Err(at("username", "needs password_file or password_env".into())),
-                    (None, Some(_)) => return Err(at("username", "a password needs a username".into())),
-                };
-                if let Some(bad) = server.ups.iter().find(|u| !parse::valid_name(u)) {
-                    return Err(at("ups", format!("{bad:?} is not a UPS name")));
-                }
-                let tls = start_tls(server.tls, server.ca_file.as_deref(), server.server_name.as_deref(), &address.host)
-                    .map_err(|(key, e)| at(key, e))?;
-                targets.push(Target { label: address.to_string(), address, credentials, only: server.ups.clone(), tls });
+    if let Some(cfg) = cx.section {
+        for (i, server) in cfg.servers.iter().enumerate() {
+            let at = |key: &str, detail: String| build_error(cx.at_key(key, format!("nut.servers[{i}].{key}: {detail}")));
+            let address = Address::parse(&server.target).map_err(|e| at("target", e))?;
+            let source = Source::from_pair(server.password_file.as_deref(), server.password_env.as_deref())
+                .map_err(|Both| at("password_env", "give password_file or password_env, not both".into()))?;
+            let password = match &source {
+                Some(source @ Source::File(_)) => Some(read_password(source).map_err(|e| at("password_file", e))?),
+                Some(source @ Source::Env(_)) => Some(read_password(source).map_err(|e| at("password_env", e))?),
+                None => None,
+            };
+            let credentials = match (&server.username, password) {
+                (Some(u), Some(p)) => Some((u.clone(), p)),
+                (None, None) => None,
+                (Some(_), None) => return Err(at("username", "needs password_file or password_env".into())),
+                (None, Some(_)) => return Err(at("username", "a password needs a username".into())),
+            };
+            if let Some(bad) = server.ups.iter().find(|u| !parse::valid_name(u)) {
+                return Err(at("ups", format!("{bad:?} is not a UPS name")));
             }
+            let tls = start_tls(server.tls, server.ca_file.as_deref(), server.server_name.as_deref(), &address.host)
+                .map_err(|(key, e)| at(key, e))?;
+            targets.push(Target { label: address.to_string(), address, credentials, only: server.ups.clone(), tls });
         }
     }
     let mut labels = HashSet::new();
@@ -360,12 +342,11 @@ fn configured_targets(settings: &Settings) -> Result<Vec<Target>, BuildError> {
 }
 
 /// Builds the collector; `Ok(None)` when no upsd is configured.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let targets = configured_targets(settings)?;
+pub fn build(opts: &Options, cx: &Context<Config>) -> Result<Option<Collector>, BuildError> {
+    let targets = configured_targets(opts, cx)?;
     if targets.is_empty() {
         return Ok(None);
     }
-    let opts = &settings.flags.nut;
     Ok(Some(Collector::network(NutCollector {
         shared: Shared::new(opts),
         targets: targets.into_iter().map(Arc::new).collect(),
@@ -376,8 +357,7 @@ pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
 /// `--collector.nut.probe` is on: it may query the configured targets
 /// (with their credentials and UPS filters) and those of
 /// `--collector.nut.probe-allow`, and nothing else.
-pub fn build_prober(settings: &Settings) -> Result<Option<Prober>, BuildError> {
-    let opts = &settings.flags.nut;
+pub fn build_prober(opts: &Options, cx: &Context<Config>) -> Result<Option<Prober>, BuildError> {
     if !opts.nut_probe {
         if !opts.nut_probe_allow.is_empty() {
             return Err(build_error("--collector.nut.probe-allow needs --collector.nut.probe"));
@@ -385,7 +365,7 @@ pub fn build_prober(settings: &Settings) -> Result<Option<Prober>, BuildError> {
         return Ok(None);
     }
     let mut allowed: HashMap<String, Arc<Target>> = HashMap::new();
-    for t in configured_targets(settings)? {
+    for t in configured_targets(opts, cx)? {
         allowed.insert(t.label.clone(), Arc::new(t));
     }
     for text in &opts.nut_probe_allow {
@@ -452,12 +432,12 @@ impl Shared {
         next.insert(key, error);
     }
 
-    /// Queries `targets` concurrently, each until `scrape_deadline` (less a
-    /// margin) or `--collector.nut.timeout`, and emits their series.
-    /// Returns one message per target that failed.
-    async fn gather(&self, targets: &[Arc<Target>], scrape_deadline: std::time::Instant, out: &mut Snapshot) -> Vec<String> {
+    /// Queries `targets` concurrently, each until the scrape's deadline
+    /// (less a margin) or `--collector.nut.timeout`, and emits their
+    /// series. Returns one message per target that failed.
+    async fn gather(&self, targets: &[Arc<Target>], scrape: &Scrape, out: &mut Snapshot) -> Vec<String> {
         // Leave the caller a moment to take our snapshot before its deadline.
-        let budget = crate::collector::Scrape { deadline: scrape_deadline }.backend_budget();
+        let budget = scrape.backend_budget();
         let deadline = (Instant::now() + budget).min(Instant::now() + self.timeout);
 
         let mut set = tokio::task::JoinSet::new();
@@ -482,21 +462,21 @@ impl Shared {
             let data = match result {
                 Some(Ok(data)) => data,
                 Some(Err(e)) => {
-                    metrics::emit_target_up(out, &target.label, false);
+                    emit::emit_target_up(out, &target.label, false);
                     self.note(&mut next, &previous, target.label.clone(), Some(e.to_string()));
                     failures.push(format!("{}: {e}", target.label));
                     continue;
                 }
                 None => {
-                    metrics::emit_target_up(out, &target.label, false);
+                    emit::emit_target_up(out, &target.label, false);
                     failures.push(format!("{}: query task failed", target.label));
                     continue;
                 }
             };
-            metrics::emit_target_up(out, &target.label, true);
+            emit::emit_target_up(out, &target.label, true);
             self.note(&mut next, &previous, target.label.clone(), None);
             if let Some(v) = &data.version {
-                metrics::emit_server(out, &target.label, v);
+                emit::emit_server(out, &target.label, v);
             }
             for (name, description, vars) in data.upses {
                 let mut label = name;
@@ -507,7 +487,7 @@ impl Shared {
                 used_labels.insert(label.clone());
                 let error = vars.as_ref().err().map(|code| format!("LIST VAR answered ERR {code}"));
                 self.note(&mut next, &previous, format!("{}/{label}", target.label), error);
-                metrics::emit_ups(out, &UpsData { label, description, vars }, self.raw);
+                emit::emit_ups(out, &UpsData { label, description, vars }, self.raw);
             }
         }
         if let Ok(mut seen) = self.seen.lock() {
@@ -519,7 +499,7 @@ impl Shared {
 
 impl NutCollector {
     async fn gather_all(&self, scrape: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
-        let failures = self.shared.gather(&self.targets, scrape.deadline, out).await;
+        let failures = self.shared.gather(&self.targets, scrape, out).await;
         if failures.is_empty() {
             Ok(())
         } else {
@@ -538,45 +518,58 @@ impl AsyncCollector for NutCollector {
 mod tests {
     use super::*;
 
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2.5s"), Ok(Duration::from_millis(2500)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        for bad in ["", "s", "0s", "-1s", "5h", "1x", "2h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
+    use crate::collector::{parse_options, with_config};
+
+    fn options(args: &[&str]) -> Options {
+        parse_options(args).unwrap()
     }
 
-    fn settings(args: &[&str]) -> Settings {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        crate::cli::parse_settings(&args).unwrap()
+    /// A context without a configuration file.
+    fn no_file<R>(f: impl FnOnce(&Context<Config>) -> R) -> R {
+        with_config(None, "nut", f).unwrap()
+    }
+
+    /// A context with the `nut:` section of the configuration file `text`.
+    fn with_file<R>(path: &Path, text: &str, f: impl FnOnce(&Context<Config>) -> R) -> Result<R, serde_yaml_ng::Error> {
+        with_config(Some((path, text)), "nut", f)
+    }
+
+    fn built(args: &[&str]) -> Option<Collector> {
+        no_file(|cx| build(&options(args), cx)).unwrap()
+    }
+
+    fn prober(args: &[&str]) -> Result<Option<Prober>, BuildError> {
+        no_file(|cx| build_prober(&options(args), cx))
     }
 
     fn build_err(args: &[&str]) -> String {
-        match build(&settings(args)) {
+        match no_file(|cx| build(&options(args), cx)) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("{args:?} was accepted"),
         }
     }
 
+    fn file_err(path: &Path, text: &str) -> String {
+        match with_file(path, text, |cx| build(&Options::default(), cx)).unwrap() {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{text:?} was accepted"),
+        }
+    }
+
     #[test]
     fn building_checks_the_flags() {
-        assert!(build(&settings(&[])).unwrap().is_none());
-        assert!(build(&settings(&["--collector.nut.target=127.0.0.1"])).unwrap().is_some());
+        assert!(built(&[]).is_none());
+        assert!(built(&["--collector.nut.target=127.0.0.1"]).is_some());
         assert!(build_err(&["--collector.nut.target=nut://u:pw@nas"]).starts_with("collector nut: --collector.nut.target: not HOST[:PORT]"));
         assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.username=u"]).contains("go together"));
         assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.target=nas:3493"]).contains("configured twice"));
         assert!(build_err(&["--collector.nut.target=nas", "--collector.nut.username=u", "--collector.nut.password-file=/nonexistent/pw"])
             .contains("/nonexistent/pw"));
-        assert!(build_prober(&settings(&["--collector.nut.target=nas"])).unwrap().is_none());
-        assert!(build_prober(&settings(&["--collector.nut.probe-allow=nas"])).is_err());
-        assert!(build_prober(&settings(&["--collector.nut.probe"])).is_err());
-        assert!(build_prober(&settings(&["--collector.nut.probe", "--collector.nut.probe-allow=nas"])).unwrap().is_some());
-        let args = vec!["--collector.nut.timeout=soon".to_owned()];
-        assert!(crate::cli::parse_settings(&args).is_err());
+        assert!(prober(&["--collector.nut.target=nas"]).unwrap().is_none());
+        assert!(prober(&["--collector.nut.probe-allow=nas"]).is_err());
+        assert!(prober(&["--collector.nut.probe"]).is_err());
+        assert!(prober(&["--collector.nut.probe", "--collector.nut.probe-allow=nas"]).unwrap().is_some());
+        assert!(parse_options::<Options>(&["--collector.nut.timeout=soon"]).is_err());
     }
 
     /// A fake upsd on 127.0.0.1 serving `ups` (on line, alarm) and `stale` (ERR DATA-STALE).
@@ -620,8 +613,8 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             format!("127.0.0.1:{}", l.local_addr().unwrap().port())
         };
-        let s = settings(&[&format!("--collector.nut.target={a}"), &format!("--collector.nut.target={b}"), &format!("--collector.nut.target={dead}")]);
-        let Some(Collector::Async(c)) = build(&s).unwrap() else { panic!("not an async collector") };
+        let s = [format!("--collector.nut.target={a}"), format!("--collector.nut.target={b}"), format!("--collector.nut.target={dead}")];
+        let Some(Collector::Async(c)) = built(&s.each_ref().map(String::as_str)) else { panic!("not an async collector") };
         let scrape = Scrape { deadline: std::time::Instant::now() + Duration::from_secs(5) };
         let mut out = Snapshot::new();
         let err = c.gather(&scrape, &mut out).await.unwrap_err().to_string();
@@ -653,18 +646,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = format!("--collector.nut.ca-file={}", ca_file(dir.path()).display());
         let t = "--collector.nut.target=127.0.0.1";
-        assert!(build(&settings(&[t, "--collector.nut.tls=starttls", &ca])).unwrap().is_some());
-        assert!(build(&settings(&[t, "--collector.nut.tls=none"])).unwrap().is_some());
+        assert!(built(&[t, "--collector.nut.tls=starttls", &ca]).is_some());
+        assert!(built(&[t, "--collector.nut.tls=none"]).is_some());
         let e = build_err(&[t, "--collector.nut.tls=starttls"]);
         assert_eq!(e, "collector nut: --collector.nut.ca-file: starttls needs the PEM file of the CA that signed upsd's certificate");
         assert_eq!(build_err(&[t, &ca]), "collector nut: --collector.nut.ca-file: only used with starttls");
         let e = build_err(&[t, "--collector.nut.tls=starttls", "--collector.nut.ca-file=/nonexistent/ca.pem"]);
         assert!(e.starts_with("collector nut: --collector.nut.ca-file: CA file /nonexistent/ca.pem: "), "{e}");
-        assert!(crate::cli::parse_settings(&["--collector.nut.tls=ssl".to_owned()]).is_err());
+        assert!(parse_options::<Options>(&["--collector.nut.tls=ssl"]).is_err());
         // The allow-listed probe targets take the flags' TLS settings too.
-        let p = build_prober(&settings(&["--collector.nut.probe", "--collector.nut.probe-allow=nas", "--collector.nut.tls=starttls", &ca]))
-            .unwrap()
-            .unwrap();
+        let p = prober(&["--collector.nut.probe", "--collector.nut.probe-allow=nas", "--collector.nut.tls=starttls", &ca]).unwrap().unwrap();
         assert!(p.allowed["nas:3493"].tls.is_some());
     }
 
@@ -673,23 +664,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = ca_file(dir.path());
         let cfg = dir.path().join("c.yaml");
-        let c = format!("--config.file={}", cfg.display());
         let good = format!(
             "nut:\n  servers:\n    - target: 127.0.0.1:3493\n      tls: starttls\n      ca_file: {}\n      server_name: ups.lan\n    - target: 127.0.0.1:3494\n",
             ca.display()
         );
-        std::fs::write(&cfg, &good).unwrap();
-        let targets = configured_targets(&settings(&[&c])).unwrap();
+        let targets = with_file(&cfg, &good, |cx| configured_targets(&Options::default(), cx)).unwrap().unwrap();
         assert!(targets[0].tls.as_ref().is_some_and(|t| format!("{t:?}").contains("ups.lan")), "{:?}", targets[0]);
         assert!(targets[1].tls.is_none());
-        std::fs::write(&cfg, good.replace("tls: starttls", "tls: none")).unwrap();
-        let e = build_err(&[&c]);
+        let e = file_err(&cfg, &good.replace("tls: starttls", "tls: none"));
         assert!(e.contains("c.yaml:5:") && e.contains("nut.servers[0].ca_file: only used with starttls"), "{e}");
-        std::fs::write(&cfg, good.replace("server_name: ups.lan", "server_name: not a name")).unwrap();
-        let e = build_err(&[&c]);
+        let e = file_err(&cfg, &good.replace("server_name: ups.lan", "server_name: not a name"));
         assert!(e.contains("c.yaml:6:") && e.contains("nut.servers[0].server_name: \"not a name\" is neither"), "{e}");
-        std::fs::write(&cfg, good.replace("tls: starttls", "tls: ssl")).unwrap();
-        assert!(crate::cli::parse_settings(std::slice::from_ref(&c)).is_err());
+        assert!(with_file(&cfg, &good.replace("tls: starttls", "tls: ssl"), |_| ()).is_err());
     }
 
     #[tokio::test]
@@ -698,10 +684,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = ca_file(dir.path());
         let cfg = dir.path().join("c.yaml");
-        std::fs::write(&cfg, format!("nut:\n  servers:\n    - target: {a}\n    - target: {b}\n      tls: starttls\n      ca_file: {}\n", ca.display()))
-            .unwrap();
-        let s = settings(&[&format!("--config.file={}", cfg.display())]);
-        let Some(Collector::Async(c)) = build(&s).unwrap() else { panic!("not an async collector") };
+        let text = format!("nut:\n  servers:\n    - target: {a}\n    - target: {b}\n      tls: starttls\n      ca_file: {}\n", ca.display());
+        let Some(Collector::Async(c)) = with_file(&cfg, &text, |cx| build(&Options::default(), cx)).unwrap().unwrap() else {
+            panic!("not an async collector")
+        };
         let scrape = Scrape { deadline: std::time::Instant::now() + Duration::from_secs(5) };
         let mut out = Snapshot::new();
         let err = c.gather(&scrape, &mut out).await.unwrap_err().to_string();

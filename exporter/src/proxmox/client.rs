@@ -7,23 +7,21 @@
 //! part of a URL, a label, a log line or an error message.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, HOST, USER_AGENT};
+use hyper::client::conn::http1;
+use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, HOST};
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
+
+use crate::http_get::{self, GetError, Sender};
 
 /// Largest response body accepted (a big cluster's `/cluster/resources`
 /// is about a megabyte; a long vzdump task log a few).
@@ -32,8 +30,6 @@ pub const MAX_BODY: usize = 16 << 20;
 /// The longest a TCP connect plus TLS handshake may take, whatever the
 /// scrape deadline leaves.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-const USER_AGENT_VALUE: &str = concat!("homelab-exporter/", env!("CARGO_PKG_VERSION"));
 
 /// Why a client could not be set up from its settings.
 #[derive(Debug, thiserror::Error)]
@@ -218,12 +214,6 @@ impl Token {
         }
     }
 
-    /// Reads a token file, with the permission checks of
-    /// [`crate::secret::read`], and parses it.
-    pub fn from_file(path: &Path) -> Result<Self, SetupError> {
-        let text = crate::secret::read(path).map_err(SetupError::TokenFile)?;
-        Self::parse(&text, &path.display().to_string())
-    }
 }
 
 /// How the server's certificate is trusted.
@@ -254,98 +244,16 @@ pub fn parse_fingerprint(value: &str) -> Result<[u8; 32], SetupError> {
     Ok(out)
 }
 
-/// The SHA-256 fingerprint of a DER certificate.
-pub fn sha256_fingerprint(der: &[u8]) -> [u8; 32] {
-    let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
-/// Accepts the one certificate whose SHA-256 matches, or (with `pin` None)
-/// any certificate; handshake signatures are verified either way.
-#[derive(Debug)]
-struct PinnedVerifier {
-    pin: Option<[u8; 32]>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for PinnedVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(pin) = self.pin else { return Ok(ServerCertVerified::assertion()) };
-        let seen = sha256_fingerprint(end_entity.as_ref());
-        // A certificate hash is public: a plain comparison will do.
-        if seen == pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(format!(
-                "certificate fingerprint {} does not match the configured one",
-                hex_colon(&seen)
-            )))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `AA:BB:...` form of a fingerprint.
-pub fn hex_colon(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            s.push(':');
-        }
-        s.push_str(&format!("{b:02X}"));
-    }
-    s
-}
+pub use crate::tls::{hex_colon, sha256_fingerprint};
 
 /// Builds the rustls configuration for a trust setting (ring provider).
 pub fn tls_config(trust: &Trust) -> Result<Arc<ClientConfig>, SetupError> {
-    let provider = crate::tls::provider();
-    let builder = crate::tls::builder(provider.clone())?;
-    let config = match trust {
-        Trust::CaFile(path) => crate::tls::with_ca_file(builder, path)?.with_no_client_auth(),
-        Trust::Fingerprint(pin) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                pin: Some(*pin),
-                algorithms: algorithms(&provider),
-            }))
-            .with_no_client_auth(),
-        Trust::InsecureSkipVerify => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedVerifier { pin: None, algorithms: algorithms(&provider) }))
-            .with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
+    let mismatch: crate::tls::Mismatch = |seen| format!("certificate fingerprint {} does not match the configured one", hex_colon(seen));
+    Ok(match trust {
+        Trust::CaFile(path) => crate::tls::ca_file_config(path)?,
+        Trust::Fingerprint(pin) => crate::tls::pinned_config(Some(*pin), mismatch)?,
+        Trust::InsecureSkipVerify => crate::tls::pinned_config(None, mismatch)?,
+    })
 }
 
 impl From<crate::tls::SetupError> for SetupError {
@@ -355,10 +263,6 @@ impl From<crate::tls::SetupError> for SetupError {
             crate::tls::SetupError::Config(detail) => SetupError::Tls(detail),
         }
     }
-}
-
-fn algorithms(provider: &CryptoProvider) -> WebPkiSupportedAlgorithms {
-    provider.signature_verification_algorithms
 }
 
 /// Where an endpoint is: parsed from `https://HOST[:PORT][/PREFIX]`.
@@ -490,7 +394,7 @@ impl Client {
 /// every connection.
 pub struct Session {
     client: Client,
-    idle: Mutex<Vec<SendRequest<Empty<Bytes>>>>,
+    idle: Mutex<Vec<Sender>>,
     permits: Semaphore,
     deadline: Instant,
 }
@@ -545,7 +449,7 @@ impl Session {
         result
     }
 
-    fn take_idle(&self) -> Option<SendRequest<Empty<Bytes>>> {
+    fn take_idle(&self) -> Option<Sender> {
         let mut idle = self.idle.lock().ok()?;
         while let Some(s) = idle.pop() {
             if !s.is_closed() {
@@ -555,7 +459,7 @@ impl Session {
         None
     }
 
-    fn put_idle(&self, sender: SendRequest<Empty<Bytes>>) {
+    fn put_idle(&self, sender: Sender) {
         if sender.is_closed() {
             return;
         }
@@ -564,7 +468,7 @@ impl Session {
         }
     }
 
-    async fn connect(&self, path: &str) -> Result<SendRequest<Empty<Bytes>>, ApiError> {
+    async fn connect(&self, path: &str) -> Result<Sender, ApiError> {
         let target = &self.client.target;
         let connect_deadline = self.deadline.min(Instant::now() + CONNECT_TIMEOUT);
         let timeout = || ApiError::Timeout { path: path.to_owned() };
@@ -580,7 +484,7 @@ impl Session {
         .await
         .map_err(|_| timeout())?
         .map_err(|source| ApiError::Tls { path: path.to_owned(), authority: target.authority.clone(), source })?;
-        let (sender, conn) = http1::handshake::<_, Empty<Bytes>>(TokioIo::new(tls))
+        let (sender, conn) = http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|source| ApiError::Http { path: path.to_owned(), source })?;
         // The connection task ends when the session drops its sender, and
@@ -592,44 +496,30 @@ impl Session {
         Ok(sender)
     }
 
-    async fn send(&self, sender: &mut SendRequest<Empty<Bytes>>, path: &str) -> Result<Bytes, ApiError> {
+    async fn send(&self, sender: &mut Sender, path: &str) -> Result<Bytes, ApiError> {
         let target = &self.client.target;
-        let http = |source| ApiError::Http { path: path.to_owned(), source };
-        sender.ready().await.map_err(http)?;
+        let bad_path = |e: String| ApiError::Decode { path: path.to_owned(), detail: format!("bad request path: {e}") };
         let uri = format!("{}/api2/json{path}", target.prefix);
-        let request = hyper::Request::get(uri)
-            .header(HOST, target.authority.as_str())
-            .header(AUTHORIZATION, self.client.token.header.clone())
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, USER_AGENT_VALUE)
-            .body(Empty::new())
-            .map_err(|e| ApiError::Decode { path: path.to_owned(), detail: format!("bad request path: {e}") })?;
-        let response = sender.send_request(request).await.map_err(http)?;
-        let status = response.status();
-        if !status.is_success() {
-            let reason = response
-                .extensions()
-                .get::<hyper::ext::ReasonPhrase>()
-                .map(|r| self.client.token.redact(&String::from_utf8_lossy(r.as_bytes())).chars().take(200).collect::<String>())
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
-            // Drain (bounded) so the connection can be reused.
-            let _ = Limited::new(response.into_body(), 64 << 10).collect().await;
-            return Err(ApiError::Status { path: path.to_owned(), status: status.as_u16(), reason });
+        let headers = [
+            (HOST, HeaderValue::from_str(&target.authority).map_err(|e| bad_path(e.to_string()))?),
+            (AUTHORIZATION, self.client.token.header.clone()),
+            (ACCEPT, HeaderValue::from_static("application/json")),
+        ];
+        let answer = http_get::get(sender, &uri, &headers, MAX_BODY, self.deadline).await.map_err(|e| match e {
+            GetError::Http(source) => ApiError::Http { path: path.to_owned(), source },
+            GetError::TooLarge(_) => ApiError::TooLarge { path: path.to_owned() },
+            GetError::Body(detail) => ApiError::Body { path: path.to_owned(), detail },
+            GetError::Request(e) => bad_path(e),
+            GetError::Timeout => ApiError::Timeout { path: path.to_owned() },
+        })?;
+        if !answer.status.is_success() {
+            let reason = answer
+                .reason
+                .map(|r| self.client.token.redact(&String::from_utf8_lossy(&r)).chars().take(200).collect::<String>())
+                .unwrap_or_else(|| answer.status.canonical_reason().unwrap_or("").to_owned());
+            return Err(ApiError::Status { path: path.to_owned(), status: answer.status.as_u16(), reason });
         }
-        let too_large = response
-            .headers()
-            .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > MAX_BODY as u64);
-        if too_large {
-            return Err(ApiError::TooLarge { path: path.to_owned() });
-        }
-        match Limited::new(response.into_body(), MAX_BODY).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge { path: path.to_owned() }),
-            Err(e) => Err(ApiError::Body { path: path.to_owned(), detail: e.to_string() }),
-        }
+        Ok(answer.body)
     }
 }
 

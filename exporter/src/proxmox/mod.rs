@@ -13,11 +13,13 @@
 //! own series.
 //!
 //! [`client`] is the HTTPS client, [`api`] the answers' shapes and
-//! [`map`] the pure mapping into metric families.
+//! [`emit`] the pure mapping into metric families, [`backups`] the
+//! analysis of backup storages and vzdump tasks behind `pve_backup_*`.
 
 pub mod api;
 pub mod client;
-pub mod map;
+pub mod backups;
+pub mod emit;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -29,14 +31,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::cli::Settings;
-use crate::collector::{AsyncCollector, Collector, Error, GatherFuture, Scrape};
+use crate::collector::{AsyncCollector, BuildError, Collector, Context, Error, GatherFuture, Scrape};
 use crate::metrics::Snapshot;
-use crate::registry::BuildError;
+use crate::secret::{Both, Source, SourceError};
 
 use api::{decode, status_num, status_str, Content, GuestConfig, LogLine, QDevice, Resource, StatusEntry, Task};
 use client::{segment, ApiError, Client, Session, SetupError, Target, Token, Trust};
-use map::{Gathered, GuestRun, NodeGathered};
+use backups::GuestRun;
+use emit::{Gathered, NodeGathered};
 
 /// The environment variable read for the token when no token file is given.
 pub const TOKEN_ENV: &str = "HOMELAB_PROXMOX_TOKEN";
@@ -146,16 +148,17 @@ fn trust_of(ca: Option<&PathBuf>, fingerprint: Option<&str>, insecure: bool) -> 
     }
 }
 
-fn token_from_env(var: &str) -> Result<Token, SetupError> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Token::parse(&v, &format!("environment variable {var}")),
-        _ => Err(SetupError::Token { source_name: format!("environment variable {var}"), detail: "not set" }),
-    }
+/// Reads and parses the token from its source.
+fn read_token(source: &Source) -> Result<Token, SetupError> {
+    let text = source.read().map_err(|e| match e {
+        SourceError::File(e) => SetupError::TokenFile(e),
+        SourceError::Unset(var) => SetupError::Token { source_name: format!("environment variable {var}"), detail: "not set" },
+    })?;
+    Token::parse(&text, &source.name())
 }
 
 /// Every endpoint of the flags and the configuration file, checked.
-fn configured_clients(settings: &Settings) -> Result<Vec<Client>, BuildError> {
-    let opts = &settings.flags.proxmox;
+fn configured_clients(opts: &Options, cx: &Context<Config>) -> Result<Vec<Client>, BuildError> {
     let mut clients = Vec::new();
     match &opts.proxmox_url {
         Some(url) => {
@@ -163,10 +166,11 @@ fn configured_clients(settings: &Settings) -> Result<Vec<Client>, BuildError> {
             let target = Target::parse(url).map_err(|e| flag("url", e))?;
             let trust = trust_of(opts.proxmox_ca_file.as_ref(), opts.proxmox_fingerprint.as_deref(), opts.proxmox_insecure_skip_verify)
                 .map_err(|(name, e)| flag(name, e))?;
-            let token = match &opts.proxmox_token_file {
-                Some(path) => Token::from_file(path).map_err(|e| flag("token-file", e))?,
-                None => token_from_env(TOKEN_ENV).map_err(|e| flag("token-file", e))?,
+            let source = match &opts.proxmox_token_file {
+                Some(path) => Source::File(path.clone()),
+                None => Source::Env(TOKEN_ENV.to_owned()),
             };
+            let token = read_token(&source).map_err(|e| flag("token-file", e))?;
             clients.push(Client::new(target, &trust, token).map_err(|e| flag("ca-file", e))?);
         }
         None => {
@@ -181,25 +185,20 @@ fn configured_clients(settings: &Settings) -> Result<Vec<Client>, BuildError> {
             }
         }
     }
-    if let Some(loaded) = &settings.config {
-        if let Some(cfg) = &loaded.file.proxmox {
-            for (i, ep) in cfg.endpoints.iter().enumerate() {
-                let at = |key: &str, e: SetupError| {
-                    build_error(loaded.error_at_key(key, format!("proxmox.endpoints[{i}].{key}: {e}")).to_string())
-                };
-                let target = Target::parse(&ep.url).map_err(|e| at("url", e))?;
-                let trust = trust_of(ep.ca_file.as_ref(), ep.fingerprint.as_deref(), ep.insecure_skip_verify)
-                    .map_err(|(name, e)| at(&name.replace('-', "_"), e))?;
-                let token = match (&ep.token_file, &ep.token_env) {
-                    (Some(_), Some(_)) => {
-                        return Err(at("token_env", SetupError::Trust("give token_file or token_env, not both")));
-                    }
-                    (Some(path), None) => Token::from_file(path).map_err(|e| at("token_file", e))?,
-                    (None, Some(var)) => token_from_env(var).map_err(|e| at("token_env", e))?,
-                    (None, None) => token_from_env(TOKEN_ENV).map_err(|e| at("token_env", e))?,
-                };
-                clients.push(Client::new(target, &trust, token).map_err(|e| at("ca_file", e))?);
-            }
+    if let Some(cfg) = cx.section {
+        for (i, ep) in cfg.endpoints.iter().enumerate() {
+            let at = |key: &str, e: SetupError| {
+                build_error(cx.at_key(key, format!("proxmox.endpoints[{i}].{key}: {e}")))
+            };
+            let target = Target::parse(&ep.url).map_err(|e| at("url", e))?;
+            let trust = trust_of(ep.ca_file.as_ref(), ep.fingerprint.as_deref(), ep.insecure_skip_verify)
+                .map_err(|(name, e)| at(&name.replace('-', "_"), e))?;
+            let source = Source::from_pair(ep.token_file.as_deref(), ep.token_env.as_deref())
+                .map_err(|Both| at("token_env", SetupError::Trust("give token_file or token_env, not both")))?
+                .unwrap_or_else(|| Source::Env(TOKEN_ENV.to_owned()));
+            let key = if matches!(source, Source::File(_)) { "token_file" } else { "token_env" };
+            let token = read_token(&source).map_err(|e| at(key, e))?;
+            clients.push(Client::new(target, &trust, token).map_err(|e| at("ca_file", e))?);
         }
     }
     let mut seen = HashSet::new();
@@ -212,12 +211,11 @@ fn configured_clients(settings: &Settings) -> Result<Vec<Client>, BuildError> {
 }
 
 /// Builds the collector; `Ok(None)` when no endpoint is configured.
-pub fn build(settings: &Settings) -> Result<Option<Collector>, BuildError> {
-    let clients = configured_clients(settings)?;
+pub fn build(opts: &Options, cx: &Context<Config>) -> Result<Option<Collector>, BuildError> {
+    let clients = configured_clients(opts, cx)?;
     if clients.is_empty() {
         return Ok(None);
     }
-    let opts = &settings.flags.proxmox;
     let tuning = Tuning {
         concurrency: usize::from(opts.proxmox_max_concurrency),
         onboot: opts.proxmox_onboot,
@@ -351,179 +349,253 @@ fn backup_storages(resources: &[Resource], nodes: &[String]) -> Vec<(usize, Stri
 }
 
 /// Scrapes one endpoint under `deadline`: what it answered, and the
-/// failures (as messages naming the request).
+/// failures (as messages naming the request). The plan: the cluster-wide
+/// requests first; when they name the online nodes, every per-node request
+/// at once (bounded per node and per endpoint); then each answer as it
+/// comes, a vzdump task list or log possibly asking for further logs.
 async fn scrape_endpoint(ep: Arc<Endpoint>, tuning: Tuning, deadline: Instant) -> (Gathered, Vec<Failure>) {
     let session = ep.client.session(tuning.concurrency, deadline);
-    let mut g = Gathered { endpoint: ep.client.display().to_owned(), ..Default::default() };
-    let mut errors: Vec<Failure> = Vec::new();
-
-    let (status, resources, version, not_backed_up) = tokio::join!(
-        get_one::<Vec<StatusEntry>>(&session, "/cluster/status"),
-        get_one::<Vec<Resource>>(&session, "/cluster/resources"),
-        get_one::<api::Version>(&session, "/version"),
-        get_one::<Vec<api::NotBackedUp>>(&session, "/cluster/backup-info/not-backed-up"),
-    );
-    let mut cluster_error = |e: ApiError| {
-        errors.push((None, e.to_string()));
-    };
-    g.status = status.map_err(&mut cluster_error).ok();
-    g.resources = resources.map_err(&mut cluster_error).ok();
-    g.version = version.map_err(&mut cluster_error).ok();
-    g.not_backed_up = not_backed_up.map_err(&mut cluster_error).ok();
-    g.cluster_failed = !errors.is_empty();
-    if g.status.is_none() && g.resources.is_none() {
-        g.failures = errors.len();
-        return (g, errors);
+    let mut round = Round::new(&ep);
+    round.read_cluster(&session).await;
+    if round.g.status.is_none() && round.g.resources.is_none() {
+        return round.finish(&ep);
     }
-
-    let names = online_nodes(g.status.as_deref(), g.resources.as_deref());
-    g.nodes = names.iter().map(|n| NodeGathered { name: n.clone(), complete: true, ..Default::default() }).collect();
-    let per_node = (tuning.concurrency / 2).max(1);
-    let limits: Vec<Arc<Semaphore>> = names.iter().map(|_| Arc::new(Semaphore::new(per_node))).collect();
-    let resources: &[Resource] = g.resources.as_deref().unwrap_or(&[]);
+    round.find_nodes(tuning);
     let mut set: JoinSet<Answer> = JoinSet::new();
-
-    if g.status.as_deref().unwrap_or(&[]).iter().any(|e| status_str(e, "type") == "cluster") {
-        spawn(&mut set, &session, None, "/cluster/config/qdevice".into(), Req::QDevice);
+    round.ask_nodes(&session, tuning, &mut set);
+    while let Some(joined) = set.join_next().await {
+        let Ok((req, path, result)) = joined else { continue };
+        round.take(&ep, &session, &mut set, req, &path, result);
     }
-    for (i, node) in names.iter().enumerate() {
-        let n = segment(node);
-        let limit = Some(&limits[i]);
-        if tuning.onboot {
-            for r in resources.iter().filter(|r| r.node_name() == node) {
-                let kind = match r.kind.as_str() {
-                    "qemu" => "qemu",
-                    "lxc" => "lxc",
-                    _ => continue,
-                };
-                let Some(vmid) = r.guest_vmid() else { continue };
-                spawn(&mut set, &session, limit, format!("/nodes/{n}/{kind}/{vmid}/config"), Req::Config { node: i, kind, vmid });
+    round.finish(&ep)
+}
+
+/// One scrape of one endpoint, as it goes.
+struct Round {
+    g: Gathered,
+    errors: Vec<Failure>,
+    /// The online nodes, by index in `g.nodes`.
+    names: Vec<String>,
+    /// Per-node bound on requests in flight.
+    limits: Vec<Arc<Semaphore>>,
+    contents: Vec<(String, Vec<Content>)>,
+    /// UPIDs of the tasks listed this scrape (to trim the log cache).
+    current_upids: HashSet<String>,
+    /// Whether every node's task list was read (else the cache is kept).
+    all_task_lists: bool,
+    /// Logs asked for per node this scrape.
+    logs_fetched: Vec<usize>,
+    /// Whether the cluster-wide answers named the nodes to ask.
+    nodes_asked: bool,
+}
+
+impl Round {
+    fn new(ep: &Endpoint) -> Self {
+        Self {
+            g: Gathered { endpoint: ep.client.display().to_owned(), ..Default::default() },
+            errors: Vec::new(),
+            names: Vec::new(),
+            limits: Vec::new(),
+            contents: Vec::new(),
+            current_upids: HashSet::new(),
+            all_task_lists: true,
+            logs_fetched: Vec::new(),
+            nodes_asked: false,
+        }
+    }
+
+    /// The cluster-wide requests, at once.
+    async fn read_cluster(&mut self, session: &Session) {
+        let (status, resources, version, not_backed_up) = tokio::join!(
+            get_one::<Vec<StatusEntry>>(session, "/cluster/status"),
+            get_one::<Vec<Resource>>(session, "/cluster/resources"),
+            get_one::<api::Version>(session, "/version"),
+            get_one::<Vec<api::NotBackedUp>>(session, "/cluster/backup-info/not-backed-up"),
+        );
+        let errors = &mut self.errors;
+        let mut cluster_error = |e: ApiError| errors.push((None, e.to_string()));
+        self.g.status = status.map_err(&mut cluster_error).ok();
+        self.g.resources = resources.map_err(&mut cluster_error).ok();
+        self.g.version = version.map_err(&mut cluster_error).ok();
+        self.g.not_backed_up = not_backed_up.map_err(&mut cluster_error).ok();
+        self.g.cluster_failed = !self.errors.is_empty();
+    }
+
+    /// The online nodes and their request bounds.
+    fn find_nodes(&mut self, tuning: Tuning) {
+        self.names = online_nodes(self.g.status.as_deref(), self.g.resources.as_deref());
+        self.g.nodes = self.names.iter().map(|n| NodeGathered { name: n.clone(), complete: true, ..Default::default() }).collect();
+        let per_node = (tuning.concurrency / 2).max(1);
+        self.limits = self.names.iter().map(|_| Arc::new(Semaphore::new(per_node))).collect();
+        self.logs_fetched = vec![0; self.names.len()];
+        self.nodes_asked = true;
+    }
+
+    /// Every per-node request (and the QDevice's, for a cluster).
+    fn ask_nodes(&self, session: &Arc<Session>, tuning: Tuning, set: &mut JoinSet<Answer>) {
+        let resources: &[Resource] = self.g.resources.as_deref().unwrap_or(&[]);
+        if self.g.status.as_deref().unwrap_or(&[]).iter().any(|e| status_str(e, "type") == "cluster") {
+            spawn(set, session, None, "/cluster/config/qdevice".into(), Req::QDevice);
+        }
+        for (i, node) in self.names.iter().enumerate() {
+            let n = segment(node);
+            let limit = Some(&self.limits[i]);
+            if tuning.onboot {
+                for r in resources.iter().filter(|r| r.node_name() == node) {
+                    let kind = match r.kind.as_str() {
+                        "qemu" => "qemu",
+                        "lxc" => "lxc",
+                        _ => continue,
+                    };
+                    let Some(vmid) = r.guest_vmid() else { continue };
+                    spawn(set, session, limit, format!("/nodes/{n}/{kind}/{vmid}/config"), Req::Config { node: i, kind, vmid });
+                }
+            }
+            spawn(set, session, limit, format!("/nodes/{n}/replication"), Req::Replication { node: i });
+            spawn(set, session, limit, format!("/nodes/{n}/subscription"), Req::Subscription { node: i });
+            if tuning.backups {
+                spawn(set, session, limit, format!("/nodes/{n}/tasks?typefilter=vzdump&limit={TASKS_LIMIT}"), Req::Tasks { node: i });
             }
         }
-        spawn(&mut set, &session, limit, format!("/nodes/{n}/replication"), Req::Replication { node: i });
-        spawn(&mut set, &session, limit, format!("/nodes/{n}/subscription"), Req::Subscription { node: i });
         if tuning.backups {
-            spawn(&mut set, &session, limit, format!("/nodes/{n}/tasks?typefilter=vzdump&limit={TASKS_LIMIT}"), Req::Tasks { node: i });
+            for (node, storage_id, storage) in backup_storages(resources, &self.names) {
+                let path = format!("/nodes/{}/storage/{}/content?content=backup", segment(&self.names[node]), segment(&storage));
+                spawn(set, session, Some(&self.limits[node]), path, Req::Content { node, storage_id });
+            }
         }
     }
-    if tuning.backups {
-        for (node, storage_id, storage) in backup_storages(resources, &names) {
-            let path = format!("/nodes/{}/storage/{}/content?content=backup", segment(&names[node]), segment(&storage));
-            spawn(&mut set, &session, Some(&limits[node]), path, Req::Content { node, storage_id });
-        }
-    }
-    // Guests each node should have a task outcome for (templates aside).
-    let guests_on = |node: &str| -> HashSet<u32> {
-        resources
+
+    /// Guests a node should have a task outcome for (templates aside).
+    fn guests_on(&self, node: &str) -> HashSet<u32> {
+        self.g
+            .resources
+            .as_deref()
+            .unwrap_or(&[])
             .iter()
             .filter(|r| matches!(r.kind.as_str(), "qemu" | "lxc") && r.node_name() == node)
             .filter(|r| r.template.as_ref().is_none_or(|t| t.as_str() == "0"))
             .filter_map(Resource::guest_vmid)
             .collect()
-    };
+    }
 
-    let mut contents: Vec<(String, Vec<Content>)> = Vec::new();
-    let mut current_upids: HashSet<String> = HashSet::new();
-    let mut all_task_lists = true;
-    let mut logs_fetched: Vec<usize> = vec![0; names.len()];
-    while let Some(joined) = set.join_next().await {
-        let Ok((req, path, result)) = joined else { continue };
+    /// Asks for the log of each task in `upids`, on `node`.
+    fn ask_logs(&mut self, session: &Arc<Session>, set: &mut JoinSet<Answer>, node: usize, upids: Vec<String>) {
+        for upid in upids {
+            self.logs_fetched[node] += 1;
+            let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(&self.names[node]), segment(&upid));
+            spawn(set, session, Some(&self.limits[node]), path, Req::Log { node, upid });
+        }
+    }
+
+    /// Records one answer, or its failure.
+    fn take(
+        &mut self,
+        ep: &Endpoint,
+        session: &Arc<Session>,
+        set: &mut JoinSet<Answer>,
+        req: Req,
+        path: &str,
+        result: Result<Bytes, ApiError>,
+    ) {
         let body = match result {
             Ok(body) => body,
+            // No QDevice configured: prometheus-pve-exporter skips it too.
+            Err(ApiError::Status { .. }) if matches!(req, Req::QDevice) => return,
             Err(e) => {
-                if matches!(req, Req::QDevice) && matches!(e, ApiError::Status { .. }) {
-                    // No QDevice configured: prometheus-pve-exporter skips it too.
-                    continue;
+                if req.node().is_none() {
+                    self.g.cluster_failed = true;
                 }
-                if matches!(req, Req::Tasks { .. }) {
-                    all_task_lists = false;
-                }
-                let node = req.node().map(|i| names[i].clone());
-                if let Some(slot) = req.node().and_then(|i| g.nodes.get_mut(i)) {
-                    slot.complete = false;
-                } else {
-                    g.cluster_failed = true;
-                }
-                errors.push((node, e.to_string()));
-                continue;
+                return self.fail(&req, e);
             }
         };
-        let outcome: Result<(), ApiError> = (|| {
-            match &req {
-                Req::QDevice => g.qdevice = Some(decoded::<Option<QDevice>>(&path, &body)?.unwrap_or_default()),
-                Req::Config { node, kind, vmid } => {
-                    let config: GuestConfig = decoded(&path, &body)?;
-                    g.nodes[*node].configs.push((kind, *vmid, config));
-                }
-                Req::Replication { node } => g.nodes[*node].replication = Some(decoded(&path, &body)?),
-                Req::Subscription { node } => g.nodes[*node].subscription = Some(decoded(&path, &body)?),
-                Req::Content { storage_id, .. } => contents.push((storage_id.clone(), decoded(&path, &body)?)),
-                Req::Log { node, upid } => {
-                    let lines: Vec<LogLine> = decoded(&path, &body)?;
-                    let runs = Arc::new(map::parse_vzdump_log(&lines));
-                    let next = match ep.logs.lock() {
-                        Ok(mut cache) => {
-                            cache.insert(upid.clone(), Arc::clone(&runs));
-                            let tasks = g.nodes[*node].tasks.as_deref().unwrap_or(&[]);
-                            map::logs_to_fetch(tasks, &guests_on(&names[*node]), &cache, 1)
-                        }
-                        Err(_) => Vec::new(),
-                    };
-                    g.logs.insert(upid.clone(), runs);
-                    // One log at a time per node: each may make older ones unneeded.
-                    if logs_fetched[*node] < LOGS_PER_NODE {
-                        for upid in next {
-                            logs_fetched[*node] += 1;
-                            let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(&names[*node]), segment(&upid));
-                            spawn(&mut set, &session, Some(&limits[*node]), path, Req::Log { node: *node, upid });
-                        }
+        if let Err(e) = self.record(ep, session, set, &req, path, &body) {
+            self.fail(&req, e);
+        }
+    }
+
+    /// A failed request: its node (or the cluster) is incomplete.
+    fn fail(&mut self, req: &Req, e: ApiError) {
+        if matches!(req, Req::Tasks { .. }) {
+            self.all_task_lists = false;
+        }
+        if let Some(slot) = req.node().and_then(|i| self.g.nodes.get_mut(i)) {
+            slot.complete = false;
+        }
+        self.errors.push((req.node().map(|i| self.names[i].clone()), e.to_string()));
+    }
+
+    /// Decodes an answer into the gathered data.
+    fn record(
+        &mut self,
+        ep: &Endpoint,
+        session: &Arc<Session>,
+        set: &mut JoinSet<Answer>,
+        req: &Req,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(), ApiError> {
+        match req {
+            Req::QDevice => self.g.qdevice = Some(decoded::<Option<QDevice>>(path, body)?.unwrap_or_default()),
+            Req::Config { node, kind, vmid } => {
+                let config: GuestConfig = decoded(path, body)?;
+                self.g.nodes[*node].configs.push((kind, *vmid, config));
+            }
+            Req::Replication { node } => self.g.nodes[*node].replication = Some(decoded(path, body)?),
+            Req::Subscription { node } => self.g.nodes[*node].subscription = Some(decoded(path, body)?),
+            Req::Content { storage_id, .. } => self.contents.push((storage_id.clone(), decoded(path, body)?)),
+            Req::Log { node, upid } => {
+                let lines: Vec<LogLine> = decoded(path, body)?;
+                let runs = Arc::new(backups::parse_vzdump_log(&lines));
+                let next = match ep.logs.lock() {
+                    Ok(mut cache) => {
+                        cache.insert(upid.clone(), Arc::clone(&runs));
+                        let tasks = self.g.nodes[*node].tasks.as_deref().unwrap_or(&[]);
+                        backups::logs_to_fetch(tasks, &self.guests_on(&self.names[*node]), &cache, 1)
                     }
+                    Err(_) => Vec::new(),
+                };
+                self.g.logs.insert(upid.clone(), runs);
+                // One log at a time per node: each may make older ones unneeded.
+                if self.logs_fetched[*node] < LOGS_PER_NODE {
+                    self.ask_logs(session, set, *node, next);
                 }
-                Req::Tasks { node } => {
-                    let tasks: Vec<Task> = decoded(&path, &body)?;
-                    let name = &names[*node];
-                    let wanted = match ep.logs.lock() {
-                        Ok(cache) => {
-                            for t in &tasks {
-                                current_upids.insert(t.upid.clone());
-                                if let Some(runs) = cache.get(&t.upid) {
-                                    g.logs.insert(t.upid.clone(), Arc::clone(runs));
-                                }
+            }
+            Req::Tasks { node } => {
+                let tasks: Vec<Task> = decoded(path, body)?;
+                let wanted = match ep.logs.lock() {
+                    Ok(cache) => {
+                        for t in &tasks {
+                            self.current_upids.insert(t.upid.clone());
+                            if let Some(runs) = cache.get(&t.upid) {
+                                self.g.logs.insert(t.upid.clone(), Arc::clone(runs));
                             }
-                            map::logs_to_fetch(&tasks, &guests_on(name), &cache, 1)
                         }
-                        Err(_) => Vec::new(),
-                    };
-                    for upid in wanted {
-                        logs_fetched[*node] += 1;
-                        let path = format!("/nodes/{}/tasks/{}/log?limit={LOG_LINES}", segment(name), segment(&upid));
-                        spawn(&mut set, &session, Some(&limits[*node]), path, Req::Log { node: *node, upid });
+                        backups::logs_to_fetch(&tasks, &self.guests_on(&self.names[*node]), &cache, 1)
                     }
-                    g.nodes[*node].tasks = Some(tasks);
+                    Err(_) => Vec::new(),
+                };
+                self.ask_logs(session, set, *node, wanted);
+                self.g.nodes[*node].tasks = Some(tasks);
+            }
+        }
+        Ok(())
+    }
+
+    /// What was gathered; trims the endpoint's log cache to the tasks
+    /// listed, when the nodes were asked, every list was read and the
+    /// cache is half full.
+    fn finish(mut self, ep: &Endpoint) -> (Gathered, Vec<Failure>) {
+        self.g.contents = self.contents;
+        if self.nodes_asked && self.all_task_lists {
+            if let Ok(mut cache) = ep.logs.lock() {
+                if cache.len() > LOG_CACHE_MAX / 2 {
+                    cache.retain(|upid, _| self.current_upids.contains(upid));
                 }
             }
-            Ok(())
-        })();
-        if let Err(e) = outcome {
-            if matches!(req, Req::Tasks { .. }) {
-                all_task_lists = false;
-            }
-            if let Some(slot) = req.node().and_then(|i| g.nodes.get_mut(i)) {
-                slot.complete = false;
-            }
-            errors.push((req.node().map(|i| names[i].clone()), e.to_string()));
         }
+        self.g.failures = self.errors.len();
+        (self.g, self.errors)
     }
-    g.contents = contents;
-    if all_task_lists {
-        if let Ok(mut cache) = ep.logs.lock() {
-            if cache.len() > LOG_CACHE_MAX / 2 {
-                cache.retain(|upid, _| current_upids.contains(upid));
-            }
-        }
-    }
-    g.failures = errors.len();
-    (g, errors)
 }
 
 impl Endpoint {
@@ -598,7 +670,7 @@ impl ProxmoxCollector {
             if let Some(ep) = self.endpoints.get(*index) {
                 ep.note(failures, &gathered.nodes);
             }
-            map::write(gathered, out);
+            emit::write(gathered, out);
             if let Some((_, first)) = failures.first() {
                 summary.push(format!("{}: {} failed request(s), first: {first}", gathered.endpoint, failures.len()));
             }
@@ -627,16 +699,21 @@ impl AsyncCollector for ProxmoxCollector {
 mod tests {
     use super::*;
 
-    fn settings(args: &[&str]) -> Settings {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        crate::cli::parse_settings(&args).unwrap()
+    use crate::collector::{parse_options, with_config};
+
+    fn built(args: &[&str]) -> Result<Option<Collector>, BuildError> {
+        with_config(None, "proxmox", |cx| build(&parse_options(args).unwrap(), cx)).unwrap()
     }
 
     fn build_err(args: &[&str]) -> String {
-        match build(&settings(args)) {
+        match built(args) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("{args:?} was accepted"),
         }
+    }
+
+    fn from_file(path: &std::path::Path, text: &str) -> Result<Result<Option<Collector>, BuildError>, serde_yaml_ng::Error> {
+        with_config(Some((path, text)), "proxmox", |cx| build(&Options::default(), cx))
     }
 
     #[test]
@@ -646,9 +723,9 @@ mod tests {
         std::fs::write(&token, "monitor@pve!homelab=aaaa-bbbb\n").unwrap();
         let tok = format!("--collector.proxmox.token-file={}", token.display());
         let fp = format!("--collector.proxmox.fingerprint={}", "AB:".repeat(31) + "CD");
-        assert!(build(&settings(&[])).unwrap().is_none());
-        assert!(build(&settings(&["--collector.proxmox.url=https://127.0.0.1:8006", &tok, &fp])).unwrap().is_some());
-        assert!(build(&settings(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.insecure-skip-verify"])).unwrap().is_some());
+        assert!(built(&[]).unwrap().is_none());
+        assert!(built(&["--collector.proxmox.url=https://127.0.0.1:8006", &tok, &fp]).unwrap().is_some());
+        assert!(built(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.insecure-skip-verify"]).unwrap().is_some());
         let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", &tok, "--collector.proxmox.fingerprint=12:34"]);
         assert!(e.starts_with("collector proxmox: --collector.proxmox.fingerprint:"), "{e}");
         let e = build_err(&["--collector.proxmox.url=https://127.0.0.1", "--collector.proxmox.token-file=/nonexistent/token", &fp]);
@@ -678,15 +755,10 @@ mod tests {
             "proxmox:\n  endpoints:\n    - url: https://127.0.0.1:8006\n      token_file: {}\n      insecure_skip_verify: true\n",
             token.display()
         );
-        std::fs::write(&cfg, &good).unwrap();
-        let c = format!("--config.file={}", cfg.display());
-        assert!(build(&settings(&[&c])).unwrap().is_some());
-        std::fs::write(&cfg, good.replace("insecure_skip_verify: true", "fingerprint: nope")).unwrap();
-        let e = build_err(&[&c]);
+        assert!(from_file(&cfg, &good).unwrap().unwrap().is_some());
+        let e = from_file(&cfg, &good.replace("insecure_skip_verify: true", "fingerprint: nope")).unwrap().err().unwrap().to_string();
         assert!(e.contains("c.yaml:5:") && e.contains("proxmox.endpoints[0].fingerprint"), "{e}");
-        std::fs::write(&cfg, good.replace("token_file", "token_flie")).unwrap();
-        let args = vec![c.clone()];
-        assert!(crate::cli::parse_settings(&args).is_err());
+        assert!(from_file(&cfg, &good.replace("token_file", "token_flie")).is_err());
     }
 
     #[test]

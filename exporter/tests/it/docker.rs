@@ -527,8 +527,8 @@ fn scrape_with_a_fine_collector(args: &[String], deadline_in: Duration) -> (Pars
             Ok(())
         }
     }
-    let settings = homelab_exporter::cli::parse_settings(args).unwrap();
-    let docker = homelab_exporter::docker::build(&settings).unwrap().expect("an explicit host always builds");
+    let settings = homelab_exporter::registry::parse_settings(args).unwrap();
+    let docker = homelab_exporter::docker::build(&settings.flags.docker, &settings.context()).unwrap().expect("an explicit host always builds");
     let engine = homelab_exporter::scrape::Engine::from_collectors(vec![("docker", docker), ("fine", Collector::host(Fine))]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let start = Instant::now();
@@ -561,8 +561,8 @@ fn no_default_socket_means_no_docker_collector() {
         eprintln!("skipping: this host has Docker's default socket");
         return;
     }
-    let settings = homelab_exporter::cli::parse_settings(&["--collector.disable-defaults".into(), "--collector.docker".into()]).unwrap();
-    assert!(homelab_exporter::docker::build(&settings).unwrap().is_none());
+    let settings = homelab_exporter::registry::parse_settings(&["--collector.disable-defaults".into(), "--collector.docker".into()]).unwrap();
+    assert!(homelab_exporter::docker::build(&settings.flags.docker, &settings.context()).unwrap().is_none());
     let exporter = Exporter::start(&["--collector.disable-defaults".into(), "--collector.docker".into()]);
     let m = scrape(&exporter);
     assert!(samples(&m, "node_scrape_collector_success", &[("collector", "docker")]).is_empty());

@@ -6,10 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use homelab_exporter::cli::parse_settings;
 use homelab_exporter::encode::merge;
-use homelab_exporter::registry::COLLECTORS;
-use homelab_exporter::scrape::Engine;
+use homelab_exporter::registry::{self, parse_settings, COLLECTORS};
 
 use crate::common::node_exporter_tree;
 
@@ -39,7 +37,7 @@ fn reference() -> String {
             format!("--collector.{}", entry.name),
         ];
         let settings = parse_settings(&args).unwrap();
-        let engine = Engine::new(&settings).unwrap();
+        let engine = registry::engine(&settings).unwrap();
         let snaps = rt.block_on(engine.scrape(Instant::now() + Duration::from_secs(5)));
         let mut families: BTreeMap<String, (String, String)> = BTreeMap::new();
         for f in merge(snaps) {

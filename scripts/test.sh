@@ -91,6 +91,11 @@ export HOMELAB_GRAFANA_TYPES="$PWD/$grafana_types"
 # Tests that need a real program fail (never skip) when it is missing.
 export HOMELAB_REQUIRE_REAL=1
 
+# The revision --version names; scripts/release.sh computes the same, so
+# its builds find these up to date.
+HOMELAB_REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+export HOMELAB_REVISION
+
 # Static builds the tests use: aarch64 runs under qemu (Raspberry Pi),
 # x86_64 goes into the FROM scratch image built with dockerd.
 bash scripts/build-static.sh aarch64-unknown-linux-musl x86_64-unknown-linux-musl

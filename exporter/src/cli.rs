@@ -13,11 +13,28 @@ use crate::host;
 /// The default listen port: one no other homelab exporter uses.
 pub const DEFAULT_PORT: u16 = 9839;
 
+/// What `--version` prints after the name: the version, the revision it was
+/// built from (`HOMELAB_REVISION` at build time, which scripts/release.sh and
+/// scripts/test.sh set from git) and the platform it was built for.
+pub fn version_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(|| {
+        let libc = if cfg!(target_env = "musl") { "musl, static" } else { "gnu" };
+        format!(
+            "{} (revision {}, {}-{}, {libc})",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("HOMELAB_REVISION").unwrap_or("unknown"),
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        )
+    })
+}
+
 /// Flags of `homelab-exporter [serve]`.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "homelab-exporter",
-    version,
+    version = version_line(),
     about = "Host, UPS, Docker and Proxmox metrics for Prometheus, in one small binary.",
     args_override_self = true,
     after_help = "Collectors are switched with --collector.NAME and --no-collector.NAME; \

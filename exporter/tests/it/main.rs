@@ -18,6 +18,7 @@ mod nut_tls;
 mod packaging;
 mod proxmox;
 mod recovery;
+mod release;
 mod standalone;
 mod table;
 mod webconfig;

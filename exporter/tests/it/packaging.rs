@@ -96,9 +96,37 @@ fn schema_tool(name: &str) -> Option<PathBuf> {
 #[test]
 fn compose_file_validates_against_the_compose_specification() {
     let Some(tool) = schema_tool("check-jsonschema") else { return };
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../packaging/compose.yaml");
-    let out = Command::new(tool).args(["--builtin-schema", "vendor.compose-spec"]).arg(&file).output().unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for name in ["compose.yaml", "compose.synology.yaml"] {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../packaging").join(name);
+        let out = Command::new(&tool).args(["--builtin-schema", "vendor.compose-spec"]).arg(&file).output().unwrap();
+        assert!(out.status.success(), "{name}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// The Synology file avoids what fails on DSM 7.2: no `rslave` on the
+/// host's root (DSM's / is not a shared mount), the Docker socket's group
+/// added (else "permission denied"), the textfile directory on /volume1;
+/// and every flag it passes is one the exporter accepts (after compose's
+/// `$$` escape).
+#[test]
+fn synology_compose_file_avoids_what_fails_on_dsm() {
+    let v: Value = serde_yaml_ng::from_str(&packaging("compose.synology.yaml")).unwrap();
+    let svc = &v["services"]["homelab-exporter"];
+    assert_eq!(svc["read_only"], Value::Bool(true));
+    assert_eq!(svc["user"].as_str(), Some("65534:65534"));
+    let volumes: Vec<&str> = svc["volumes"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(volumes.iter().all(|v| !v.contains("rslave") && !v.contains("rshared")), "DSM refuses propagation on /: {volumes:?}");
+    assert!(volumes.contains(&"/:/host:ro"), "{volumes:?}");
+    assert!(volumes.contains(&"/var/run/docker.sock:/var/run/docker.sock:ro"), "{volumes:?}");
+    assert!(volumes.iter().any(|v| v.starts_with("/volume1/") && v.ends_with(":/textfile:ro")), "{volumes:?}");
+    let groups: Vec<&str> = svc["group_add"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(groups, ["${DOCKER_GID:-0}"], "the socket's group");
+    let args: Vec<String> = svc["command"].as_sequence().unwrap().iter().filter_map(Value::as_str).map(|a| a.replace("$$", "$")).collect();
+    assert!(args.iter().any(|a| a == "--collector.docker.host=unix:///var/run/docker.sock"), "{args:?}");
+    let mut check = vec!["check-config".to_owned()];
+    check.extend(args.iter().cloned());
+    let out = Command::new(env!("CARGO_BIN_EXE_homelab-exporter")).args(&check).output().unwrap();
+    assert!(out.status.success(), "Synology compose flags refused: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

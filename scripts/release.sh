@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Release artifacts in dist/:
+#   homelab-exporter-<version>-linux-<arch>.tar.gz   the static binary, LICENSE, README.md
+#   homelab-exporter-<version>-linux-<arch>.image.tar an image archive for `docker load`
+#                                                    (FROM scratch, uid 65534, the right
+#                                                    architecture in its config)
+#   SHA256SUMS                                       of every file above
+# for amd64 and arm64, and arm (armv7) where rustup can add its target.
+# Needs what scripts/test.sh installs (rustup targets, clang, llvm) and a
+# Docker daemon (DOCKER_HOST is honoured); the classic builder is enough.
+# Usage: scripts/release.sh            (a dirty tree is refused; RELEASE_ALLOW_DIRTY=1 to override;
+#                                      RELEASE_DIST=DIR writes elsewhere than dist/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
+revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain 2>/dev/null)" ] && [ "${RELEASE_ALLOW_DIRTY:-0}" != 1 ]; then
+  echo "the work tree has uncommitted changes: commit them, or RELEASE_ALLOW_DIRTY=1" >&2
+  exit 1
+fi
+export HOMELAB_REVISION="$revision"
+
+declare -A targets=([amd64]=x86_64-unknown-linux-musl [arm64]=aarch64-unknown-linux-musl [arm]=armv7-unknown-linux-musleabihf)
+dist=${RELEASE_DIST:-dist}
+rm -rf "$dist"
+mkdir -p "$dist"
+built=()
+for arch in amd64 arm64 arm; do
+  t=${targets[$arch]}
+  if ! rustup target list --installed | grep -qx "$t" && ! rustup target add "$t" >/dev/null 2>&1; then
+    echo "$arch: rustup has no $t here; no $arch release (README: what an armv7 user does)" >&2
+    continue
+  fi
+  bash scripts/build-static.sh "$t"
+  built+=("$arch")
+done
+[ "${#built[@]}" -gt 0 ] || { echo "no target could be built" >&2; exit 1; }
+
+for arch in "${built[@]}"; do
+  name="homelab-exporter-$version-linux-$arch"
+  stage="$dist/$name"
+  mkdir -p "$stage"
+  cp "target/image/linux-$arch/homelab-exporter" LICENSE README.md "$stage/"
+  tar -C "$dist" --owner=0 --group=0 --sort=name -czf "$dist/$name.tar.gz" "$name"
+  rm -rf "$stage"
+  tag="homelab-exporter:$version-$arch"
+  DOCKER_BUILDKIT=0 docker build -q --platform "linux/$arch" --build-arg "TARGETARCH=$arch" \
+    --label "org.opencontainers.image.version=$version" --label "org.opencontainers.image.revision=$revision" \
+    -f packaging/Dockerfile -t "$tag" . >/dev/null
+  docker save "$tag" -o "$dist/$name.image.tar"
+done
+(cd "$dist" && sha256sum -- * > SHA256SUMS)
+echo "homelab-exporter $version ($revision):"
+(cd "$dist" && ls -l)

@@ -6,8 +6,10 @@
 #                                                    architecture in its config)
 #   SHA256SUMS                                       of every file above
 # for amd64 and arm64, and arm (armv7) where rustup can add its target.
-# Needs what scripts/test.sh installs (rustup targets, clang, llvm) and a
-# Docker daemon (DOCKER_HOST is honoured); the classic builder is enough.
+# Needs what scripts/test.sh installs (rustup targets, clang, llvm) and
+# python3; no Docker daemon (scripts/image-archive.py writes the archives:
+# Docker's classic builder cannot build a FROM scratch image for another
+# architecture, and buildx is not everywhere).
 # Usage: scripts/release.sh            (a dirty tree is refused; RELEASE_ALLOW_DIRTY=1 to override;
 #                                      RELEASE_DIST=DIR writes elsewhere than dist/)
 set -euo pipefail
@@ -44,11 +46,10 @@ for arch in "${built[@]}"; do
   cp "target/image/linux-$arch/homelab-exporter" LICENSE README.md "$stage/"
   tar -C "$dist" --owner=0 --group=0 --sort=name -czf "$dist/$name.tar.gz" "$name"
   rm -rf "$stage"
-  tag="homelab-exporter:$version-$arch"
-  DOCKER_BUILDKIT=0 docker build -q --platform "linux/$arch" --build-arg "TARGETARCH=$arch" \
-    --label "org.opencontainers.image.version=$version" --label "org.opencontainers.image.revision=$revision" \
-    -f packaging/Dockerfile -t "$tag" . >/dev/null
-  docker save "$tag" -o "$dist/$name.image.tar"
+  python3 scripts/image-archive.py "target/image/linux-$arch/homelab-exporter" "$arch" \
+    "homelab-exporter:$version-$arch" "$dist/$name.image.tar" \
+    org.opencontainers.image.title=homelab-exporter org.opencontainers.image.licenses=Apache-2.0 \
+    "org.opencontainers.image.version=$version" "org.opencontainers.image.revision=$revision"
 done
 (cd "$dist" && sha256sum -- * > SHA256SUMS)
 echo "homelab-exporter $version ($revision):"

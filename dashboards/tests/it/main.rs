@@ -666,7 +666,7 @@ fn committed_examples_are_up_to_date() {
         .map(String::as_str)
         .collect();
     // backup_ and restore_drill_: the textfile metrics of TEXTFILE-METRICS.md.
-    let known = ["node_", "nut_", "docker_", "container_", "pve_", "backup_", "restore_drill_"];
+    let known = ["node_", "nut_", "docker_", "container_", "pve_", "backup_", "restore_drill_", "rpi_", "mmc_"];
     for n in &external {
         assert!(
             known.iter().any(|p| n.starts_with(p)) || ["up", "ALERTS"].contains(n),

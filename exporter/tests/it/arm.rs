@@ -105,3 +105,40 @@ fn aarch64_static_build_under_qemu_matches_native_output() {
     println!("compared {} series of the native and the aarch64 build", a.len());
     assert!(only_native.is_empty() && only_arm.is_empty(), "native only: {only_native:#?}\naarch64 only: {only_arm:#?}");
 }
+
+/// A Raspberry Pi's sysfs (the project's fixture: a throttle word of
+/// under-voltage and throttling, an eMMC wearing out, the mainline kernel's
+/// rpi_volt alarm) read by the aarch64 build under qemu and by the native
+/// build: the same series, and the ones a Pi owner needs are there.
+#[test]
+fn aarch64_static_build_reads_a_pis_throttle_word_like_the_native_build() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let arm = root.join(ARM_BINARY);
+    if !arm.exists() && !require("the aarch64 build", "scripts/test.sh builds it with scripts/build-static.sh aarch64-unknown-linux-musl") {
+        return;
+    }
+    let sys = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raspberrypi/sys");
+    let args: Vec<String> = vec![
+        format!("--path.sysfs={}", sys.display()),
+        "--collector.disable-defaults".into(),
+        "--collector.raspberrypi".into(),
+        "--collector.mmc".into(),
+        "--collector.hwmon".into(),
+    ];
+    let native = scrape_with(env!("CARGO_BIN_EXE_homelab-exporter"), &[], &args);
+    let emulated = scrape_with("qemu-aarch64-static", &[arm.display().to_string()], &args);
+    assert_eq!(comparable(&native), comparable(&emulated), "native and aarch64 output differ");
+    for line in [
+        "rpi_throttled{condition=\"under_voltage\"} 1",
+        "rpi_throttled{condition=\"throttled\"} 1",
+        "rpi_throttled_since_boot{condition=\"under_voltage\"} 1",
+        "rpi_throttled{condition=\"soft_temp_limit\"} 0",
+        "mmc_life_time_estimate{area=\"A\",device=\"mmcblk0\"} 9",
+        "mmc_pre_eol_info{device=\"mmcblk0\"} 2",
+        "node_scrape_collector_success{collector=\"raspberrypi\"} 1",
+    ] {
+        assert!(emulated.lines().any(|l| l == line), "aarch64 output lacks {line}:\n{emulated}");
+    }
+    let alarm = emulated.lines().find(|l| l.starts_with("node_hwmon_in_lcrit_alarm")).unwrap_or_else(|| panic!("no rpi_volt alarm series:\n{emulated}"));
+    println!("{alarm}");
+}

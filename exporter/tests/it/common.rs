@@ -156,7 +156,10 @@ impl Exporter {
                 }
                 panic!("exporter exited early with {status}: {err}");
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Ready when the listening socket on the port is the child's own:
+            // a connect alone may reach another process that took the port
+            // between free_port() and the child's bind.
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() && listens(exporter.child.id(), port) {
                 return exporter;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -175,6 +178,27 @@ impl Exporter {
         assert_eq!(status, 200);
         String::from_utf8(body).expect("utf-8 exposition")
     }
+}
+
+/// Whether process `pid` holds the socket listening on TCP `port` (its
+/// open sockets against the LISTEN entries of /proc/net/tcp and tcp6).
+pub fn listens(pid: u32, port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && f[1].ends_with(&want) && f[3] == "0A" {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|target| inodes.iter().any(|i| target.to_string_lossy() == *i))
 }
 
 /// A minimal HTTP/1.1 GET over a fresh connection with a 20 s bound.

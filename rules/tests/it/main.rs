@@ -87,7 +87,7 @@ pub fn referenced_metrics(rules_yaml: &str) -> Vec<String> {
         }
     }
     // Labels in by()/on()/ignoring() lists.
-    for label in ["service", "instance", "collector", "ups", "state", "name", "tier", "id", "node", "backup", "source"] {
+    for label in ["service", "instance", "collector", "ups", "state", "name", "tier", "id", "node", "backup", "source", "device"] {
         out.remove(label);
     }
     out.into_iter().collect()

@@ -5,7 +5,10 @@ architecture given (so an arm64 image says arm64 whatever machine writes it),
 the same user, entrypoint, port and healthcheck as packaging/Dockerfile.
 No Docker daemon is needed.
 
-Usage: image-archive.py BINARY ARCH TAG OUT.tar [LABEL=VALUE ...]
+Usage: image-archive.py BINARY ARCH TAGS OUT.tar [LABEL=VALUE ...]
+  TAGS: one or more tags separated by commas (the release gives each
+  archive its architecture's tag and the plain version tag, so that every
+  node of a cluster imports its own architecture under one name).
 """
 import hashlib
 import io
@@ -53,7 +56,7 @@ def main():
         config["variant"] = "v8"
     config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
     config_sha = hashlib.sha256(config_bytes).hexdigest()
-    manifest = [{"Config": config_sha + ".json", "RepoTags": [tag], "Layers": [layer_sha + "/layer.tar"]}]
+    manifest = [{"Config": config_sha + ".json", "RepoTags": tag.split(","), "Layers": [layer_sha + "/layer.tar"]}]
     archive = tar_bytes(
         [
             (config_sha + ".json", config_bytes, 0o644),

@@ -47,7 +47,7 @@ for arch in "${built[@]}"; do
   tar -C "$dist" --owner=0 --group=0 --sort=name -czf "$dist/$name.tar.gz" "$name"
   rm -rf "$stage"
   python3 scripts/image-archive.py "target/image/linux-$arch/homelab-exporter" "$arch" \
-    "homelab-exporter:$version-$arch" "$dist/$name.image.tar" \
+    "homelab-exporter:$version-$arch,homelab-exporter:$version" "$dist/$name.image.tar" \
     org.opencontainers.image.title=homelab-exporter org.opencontainers.image.licenses=Apache-2.0 \
     "org.opencontainers.image.version=$version" "org.opencontainers.image.revision=$revision"
 done

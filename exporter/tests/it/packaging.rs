@@ -70,10 +70,40 @@ fn kubernetes_daemonset_and_service_are_consistent() {
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], Value::Bool(true));
     assert_eq!(c["livenessProbe"]["httpGet"]["path"].as_str(), Some("/-/healthy"));
     let args: Vec<String> = c["args"].as_sequence().unwrap().iter().filter_map(Value::as_str).map(str::to_owned).collect();
+    // The image is the release's, by the version every archive is tagged with.
+    assert_eq!(c["image"].as_str(), Some(format!("homelab-exporter:{}", env!("CARGO_PKG_VERSION")).as_str()), "the DaemonSet names the release's image");
+    assert_eq!(c["imagePullPolicy"].as_str(), Some("Never"), "no registry holds the image");
+    // The kubelet's pod volumes are left out of the filesystem collector.
+    let exclude = args.iter().find_map(|a| a.strip_prefix("--collector.filesystem.mount-points-exclude=")).expect("a mount point exclude");
+    let re = regex_lite::Regex::new(exclude).unwrap();
+    for mount in ["/var/lib/kubelet/pods/0a1b/volumes/kubernetes.io~projected/kube-api-access-x", "/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs", "/proc", "/sys/fs/cgroup"] {
+        assert!(re.is_match(mount), "{mount} is not excluded");
+    }
+    for mount in ["/", "/var/lib/longhorn", "/mnt/data"] {
+        assert!(!re.is_match(mount), "{mount} is excluded");
+    }
     let mut check = vec!["check-config".to_owned()];
     check.extend(args);
     let out = Command::new(env!("CARGO_BIN_EXE_homelab-exporter")).args(&check).output().unwrap();
     assert!(out.status.success(), "DaemonSet flags refused: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The ServiceMonitor scrapes the Service's `metrics` port and sets the
+/// `node` label the generated rules and dashboards select on.
+#[test]
+fn kubernetes_servicemonitor_selects_the_service_and_labels_the_node() {
+    let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&packaging("kubernetes/daemonset.yaml")).map(|d| Value::deserialize(d).unwrap()).collect();
+    let svc = docs.iter().find(|d| d["kind"].as_str() == Some("Service")).expect("a Service");
+    let sm: Value = serde_yaml_ng::from_str(&packaging("kubernetes/servicemonitor.yaml")).unwrap();
+    assert_eq!(sm["apiVersion"].as_str(), Some("monitoring.coreos.com/v1"));
+    assert_eq!(sm["kind"].as_str(), Some("ServiceMonitor"));
+    assert_eq!(&sm["spec"]["selector"]["matchLabels"], &svc["metadata"]["labels"], "the ServiceMonitor selects the Service by its labels");
+    assert_eq!(sm["spec"]["namespaceSelector"]["matchNames"][0], svc["metadata"]["namespace"]);
+    let endpoint = &sm["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], svc["spec"]["ports"][0]["name"], "the endpoint names the Service's port");
+    let relabel = &endpoint["relabelings"][0];
+    assert_eq!(relabel["sourceLabels"][0].as_str(), Some("__meta_kubernetes_pod_node_name"));
+    assert_eq!(relabel["targetLabel"].as_str(), Some("node"));
 }
 
 

@@ -70,7 +70,11 @@ fn release_script_writes_checked_tarballs_and_images_that_run_on_amd64_and_arm64
         }
 
         let loaded = d.docker(&["load", "-i", &dist.path().join(format!("{name}.image.tar")).display().to_string()]);
-        let image = loaded.lines().find_map(|l| l.strip_prefix("Loaded image: ")).unwrap_or_else(|| panic!("docker load: {loaded}")).to_owned();
+        let tags: Vec<&str> = loaded.lines().filter_map(|l| l.strip_prefix("Loaded image: ")).collect();
+        // Its architecture's tag, and the plain version every node of a
+        // mixed cluster imports its own architecture under.
+        assert_eq!(tags, [format!("homelab-exporter:{version}-{arch}"), format!("homelab-exporter:{version}")], "docker load: {loaded}");
+        let image = tags[0].to_owned();
         assert_eq!(d.docker(&["image", "inspect", "-f", "{{.Architecture}} {{.Os}} {{.Config.User}}", &image]), format!("{arch} linux 65534:65534"));
         // The image runs its binary: under qemu for arm64.
         let printed = d.docker(&["run", "--rm", "--network", "none", &image, "--version"]);

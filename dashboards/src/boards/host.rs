@@ -4,6 +4,7 @@
 //!
 //! node_exporter's names, so the same panels work on node_exporter too.
 
+use homelab_rules::inventory::NodeKind;
 use homelab_rules::Inventory;
 
 use crate::grafana::{Board, Panel, Query, Variable, BLUE, GREEN, ORANGE, RED};
@@ -218,37 +219,63 @@ pub fn board(inv: &Inventory) -> Board {
     );
 
     // A Raspberry Pi's own health: the firmware's throttle word (the
-    // raspberrypi collector) and its storage's wear (mmc). On other
-    // machines the panels say so instead of showing a failure.
-    b.row("Raspberry Pi (power, throttling, storage wear)");
-    let flag = |title: &str, expr: String, yes: &'static str| {
-        Panel::stat(title, 4)
-            .query(Query::instant(expr, ""))
-            .map_value("0", "no", GREEN)
-            .map_value("1", "yes", yes)
-            .no_value("not a Pi")
-    };
-    b.add(flag("Under-voltage now", format!("rpi_throttled{}", sel("condition=\"under_voltage\"")), RED).describe("Firmware throttle word, bit 0: the power supply delivers too little now."));
-    b.add(flag("Under-voltage since boot", format!("rpi_throttled_since_boot{}", sel("condition=\"under_voltage\"")), ORANGE).describe("Firmware throttle word, bit 16: it happened since the last boot."));
-    b.add(
+    // raspberrypi collector) and its storage's wear (mmc), for labs that
+    // have a Pi. Grafana cannot hide a row whose series are absent (a
+    // repeated row over an empty variable is still drawn once), so on the
+    // lab's other nodes the panels say "not a Pi" instead.
+    if inv.nodes.iter().any(|n| n.kind == NodeKind::Raspberrypi) {
+        b.row("Raspberry Pi (power, throttling, storage wear)");
+        let flag = |title: &str, expr: String, yes: &'static str| {
+            Panel::stat(title, 4)
+                .query(Query::instant(expr, ""))
+                .map_value("0", "no", GREEN)
+                .map_value("1", "yes", yes)
+                .no_value("not a Pi")
+        };
+        b.add(
+            flag(
+                "Under-voltage now",
+                format!("rpi_throttled{}", sel("condition=\"under_voltage\"")),
+                RED,
+            )
+            .describe("Firmware throttle word, bit 0: the power supply delivers too little now."),
+        );
+        b.add(
+            flag(
+                "Under-voltage since boot",
+                format!(
+                    "rpi_throttled_since_boot{}",
+                    sel("condition=\"under_voltage\"")
+                ),
+                ORANGE,
+            )
+            .describe("Firmware throttle word, bit 16: it happened since the last boot."),
+        );
+        b.add(
         flag("Throttled now", format!("max(rpi_throttled{})", sel("condition=~\"throttled|arm_frequency_capped|soft_temp_limit\"")), ORANGE)
             .describe("Firmware throttle word, bits 1-3: the CPU is slowed (frequency capped, throttled or at the soft temperature limit)."),
     );
-    b.add(
-        Panel::stat("SoC temperature", 4)
-            .unit("celsius")
-            .step(temp_warn - 10.0, ORANGE)
-            .step(temp_warn, RED)
-            .no_value("not a Pi")
-            .query(Query::instant(format!("max(node_thermal_zone_temp{})", sel("type=\"cpu-thermal\"")), "")),
-    );
-    b.add(
-        Panel::stat("CPU frequency", 4)
-            .unit("hertz")
-            .base(BLUE)
-            .query(Query::instant(format!("avg(node_cpu_scaling_frequency_hertz{})", sel("")), "")),
-    );
-    b.add(
+        b.add(
+            Panel::stat("SoC temperature", 4)
+                .unit("celsius")
+                .step(temp_warn - 10.0, ORANGE)
+                .step(temp_warn, RED)
+                .no_value("not a Pi")
+                .query(Query::instant(
+                    format!("max(node_thermal_zone_temp{})", sel("type=\"cpu-thermal\"")),
+                    "",
+                )),
+        );
+        b.add(
+            Panel::stat("CPU frequency", 4)
+                .unit("hertz")
+                .base(BLUE)
+                .query(Query::instant(
+                    format!("avg(node_cpu_scaling_frequency_hertz{})", sel("")),
+                    "",
+                )),
+        );
+        b.add(
         Panel::stat("Storage wear (eMMC)", 4)
             .describe("JEDEC life time estimate of the eMMC, worst area: 1 is 0-10 % of its rated life used, 10 is 90-100 %, 11 past it. SD cards do not report it.")
             .decimals(0)
@@ -257,6 +284,7 @@ pub fn board(inv: &Inventory) -> Board {
             .no_value("not reported")
             .query(Query::instant(format!("max(mmc_life_time_estimate{})", sel("")), "")),
     );
+    }
 
     b.row("Memory");
     let m = |name: &str| format!("node_memory_{name}_bytes{}", sel(""));

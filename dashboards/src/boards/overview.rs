@@ -34,7 +34,10 @@ fn where_it_runs(s: &Service) -> String {
             } else {
                 "VM"
             },
-            cluster.as_ref().map(|c| format!(" of cluster {c}")).unwrap_or_default()
+            cluster
+                .as_ref()
+                .map(|c| format!(" of cluster {c}"))
+                .unwrap_or_default()
         ),
         RunsOn::Container { container, node } => format!("container {container} on {node}"),
         RunsOn::Probe { probe } => format!("probed at {probe}"),

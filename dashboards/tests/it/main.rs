@@ -666,7 +666,17 @@ fn committed_examples_are_up_to_date() {
         .map(String::as_str)
         .collect();
     // backup_ and restore_drill_: the textfile metrics of TEXTFILE-METRICS.md.
-    let known = ["node_", "nut_", "docker_", "container_", "pve_", "backup_", "restore_drill_", "rpi_", "mmc_"];
+    let known = [
+        "node_",
+        "nut_",
+        "docker_",
+        "container_",
+        "pve_",
+        "backup_",
+        "restore_drill_",
+        "rpi_",
+        "mmc_",
+    ];
     for n in &external {
         assert!(
             known.iter().any(|p| n.starts_with(p)) || ["up", "ALERTS"].contains(n),
@@ -735,4 +745,15 @@ fn boards_follow_the_inventory() {
         uids,
         ["homelab-overview", "homelab-host", "homelab-containers"]
     );
+    // The host board's Raspberry Pi row only for a lab with a Pi.
+    let pi_row = |inv: &homelab_rules::Inventory| {
+        homelab_dashboards::dashboards(inv)
+            .iter()
+            .find(|d| d.board.uid() == "homelab-host")
+            .map(|d| d.board.to_json().to_string().contains("\"title\":\"Raspberry Pi"))
+            .unwrap()
+    };
+    assert!(pi_row(&inv));
+    std::fs::write(&path, "tiers:\n  std: {rto: 1h, rpo: 1d}\nnodes:\n  - {name: nas, kind: synology}\n").unwrap();
+    assert!(!pi_row(&homelab_rules::load_inventory(&path).unwrap()));
 }

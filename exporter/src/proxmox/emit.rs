@@ -82,10 +82,14 @@ const SUBSCRIPTION_STATUS_HELP: &str = "Proxmox VE subscription status (1 if mat
 const SUBSCRIPTION_DUE_HELP: &str = "Subscription next due date as Unix timestamp";
 
 /// (field, name, help, type) of the per-resource value families.
-/// prometheus-pve-exporter's deprecated gauges `pve_network_{transmit,receive}_bytes`
-/// and `pve_disk_{write,read}_bytes` are left out: in OpenMetrics (which
-/// Prometheus prefers) three of them would share a family name with the
-/// `_total` counters and make the whole exposition invalid.
+/// prometheus-pve-exporter 3.10 still emits the deprecated gauges
+/// `pve_network_{transmit,receive}_bytes` and `pve_disk_{write,read}_bytes`
+/// beside the `_total` counters, and the most used Proxmox dashboards read
+/// them, so they are here too, with its help texts. In OpenMetrics three of
+/// them share a family name with a counter; prometheus-pve-exporter writes
+/// both families all the same, and Prometheus ingests both (checked with
+/// Prometheus 2.42 scraping that output), so this exporter does likewise.
+pub const SHARED_FAMILY_NAMES: [&str; 3] = ["pve_disk_read_bytes", "pve_network_receive_bytes", "pve_network_transmit_bytes"];
 type ValueFamily = (&'static str, &'static str, &'static str, Kind);
 
 const RESOURCE_VALUES: &[ValueFamily] = &[
@@ -97,6 +101,10 @@ const RESOURCE_VALUES: &[ValueFamily] = &[
     ("maxcpu", "pve_cpu_usage_limit", "Number of available CPUs (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
     ("uptime", "pve_uptime_seconds", "Uptime of node or virtual guest in seconds (for types 'node', 'qemu' and 'lxc').", Kind::Gauge),
     ("shared", "pve_storage_shared", "Whether or not the storage is shared among cluster nodes", Kind::Gauge),
+    ("netout", "pve_network_transmit_bytes", "The amount of traffic in bytes that was sent from the guest over the network since it was started. (for types 'qemu' and 'lxc') DEPRECATED: Use pve_network_transmit_bytes_total instead.", Kind::Gauge),
+    ("netin", "pve_network_receive_bytes", "The amount of traffic in bytes that was sent to the guest over the network since it was started. (for types 'qemu' and 'lxc') DEPRECATED: Use pve_network_receive_bytes_total instead.", Kind::Gauge),
+    ("diskwrite", "pve_disk_write_bytes", "The amount of bytes the guest wrote to its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc') DEPRECATED: Use pve_disk_written_bytes_total instead.", Kind::Gauge),
+    ("diskread", "pve_disk_read_bytes", "The amount of bytes the guest read from its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc') DEPRECATED: Use pve_disk_read_bytes_total instead.", Kind::Gauge),
     ("netout", "pve_network_transmit_bytes_total", "The amount of traffic in bytes that was sent from the guest over the network since it was started. (for types 'qemu' and 'lxc')", Kind::Counter),
     ("netin", "pve_network_receive_bytes_total", "The amount of traffic in bytes that was sent to the guest over the network since it was started. (for types 'qemu' and 'lxc')", Kind::Counter),
     ("diskwrite", "pve_disk_written_bytes_total", "The amount of bytes the guest wrote to its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc')", Kind::Counter),
@@ -509,8 +517,22 @@ mod tests {
         assert_eq!(series(&out, "pve_storage_info")[0].0[4], ("content".to_owned(), "backup,iso,vztmpl".to_owned()));
         assert_eq!(series(&out, "pve_cpu_usage_ratio"), vec![(l(&[("id", "qemu/100")]), 0.1234)]);
         assert_eq!(series(&out, "pve_network_receive_bytes_total"), vec![(l(&[("id", "qemu/100")]), 5.0)]);
-        // The deprecated gauges are left out: in OpenMetrics their names are the counters' family names.
-        assert!(series(&out, "pve_network_receive_bytes").is_empty());
+        // prometheus-pve-exporter's deprecated gauge beside the counter.
+        assert_eq!(series(&out, "pve_network_receive_bytes"), vec![(l(&[("id", "qemu/100")]), 5.0)]);
+        // The text format reads back whole; in OpenMetrics the gauge and the
+        // counter's family share a name and follow each other, as
+        // prometheus-pve-exporter writes them.
+        let encoded = |format| {
+            let mut text = Vec::new();
+            crate::encode::encode(&crate::encode::merge(vec![out.clone()]), format, &mut text);
+            String::from_utf8(text).unwrap()
+        };
+        let text = encoded(crate::encode::Format::Text);
+        crate::host::textfile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let om = encoded(crate::encode::Format::OpenMetrics);
+        let types: Vec<&str> = om.lines().filter(|l| l.starts_with("# TYPE pve_network_receive_bytes ")).collect();
+        assert_eq!(types, ["# TYPE pve_network_receive_bytes gauge", "# TYPE pve_network_receive_bytes counter"]);
+        assert!(om.contains("\npve_network_receive_bytes{id=\"qemu/100\"} 5\n") && om.contains("\npve_network_receive_bytes_total{id=\"qemu/100\"} 5\n"), "{om}");
         assert_eq!(series(&out, "pve_ha_state").len(), GUEST_HA_STATES.len());
         assert!(series(&out, "pve_ha_state").contains(&(l(&[("id", "qemu/100"), ("state", "started")]), 1.0)));
         assert!(series(&out, "pve_lock_state").contains(&(l(&[("id", "qemu/100"), ("state", "backup")]), 1.0)));

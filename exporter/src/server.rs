@@ -204,7 +204,9 @@ impl Server {
             return self.metrics(&req).await;
         }
         match path {
-            "/probe" if is_read => self.probe(&req).await,
+            // `/nut?target=HOST:PORT` is the Rust NUT exporter's probe path
+            // (the nut_* names are its), so its scrape configs work unchanged.
+            "/probe" | "/nut" if is_read => self.probe(&req).await,
             "/" if is_read => self.landing(),
             "/-/healthy" | "/-/ready" if is_read => plain(StatusCode::OK, "Healthy\n"),
             "/" | "/-/healthy" | "/-/ready" => plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n"),
@@ -230,8 +232,9 @@ impl Server {
         render(req, snapshots)
     }
 
-    /// `/probe?module=MODULE&target=...`: one target of the probe handler
-    /// (NUT's: one upsd), when probing is on and the target is allowed.
+    /// `/probe?module=MODULE&target=...` (or `/nut?target=...`): one target
+    /// of the probe handler (NUT's: one upsd), when probing is on and the
+    /// target is allowed.
     async fn probe(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         let Some(prober) = &self.probe else {
             return plain(StatusCode::NOT_FOUND, "probing is off: start with --collector.nut.probe\n");

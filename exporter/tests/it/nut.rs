@@ -853,6 +853,17 @@ fn probe_endpoint_serves_allowed_targets_only() {
     }
     assert!(!text.contains("node_scrape_collector"), "{text}");
 
+    // The Rust NUT exporter's path for the same probe: existing scrape
+    // configs (`metrics_path: /nut`) work unchanged, allow list included.
+    let (status, _, body) = exporter.get(&format!("/nut?target={}", nut.target()), &[("X-Prometheus-Scrape-Timeout-Seconds", "5")]);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let p = parse_exposition(&text);
+    for (ups, desc, dev) in UPSES {
+        assert_dev_values(&p, ups, desc, dev);
+    }
+    assert_eq!(exporter.get("/nut?target=127.0.0.1:1", &[]).0, 403);
+
     let (status, _, body) = exporter.get(&format!("/probe?module=nut&target={dead}"), &[]);
     let text = String::from_utf8(body).unwrap();
     assert_eq!(status, 200, "{text}");

@@ -53,8 +53,20 @@ fn max_fds() -> Option<f64> {
 
 /// Gathers the process metrics into `out`. Missing files are skipped.
 pub fn gather(out: &mut Snapshot) {
-    out.family("homelab_exporter_build_info", "A metric with a constant '1' value labeled by version of homelab-exporter.", Kind::Gauge)
-        .add(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+    out.family(
+        "homelab_exporter_build_info",
+        "A metric with a constant '1' value labeled by version, revision (git, set at build time) and platform of homelab-exporter.",
+        Kind::Gauge,
+    )
+    .add(
+        &[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("revision", option_env!("HOMELAB_REVISION").unwrap_or("unknown")),
+            ("os", std::env::consts::OS),
+            ("arch", std::env::consts::ARCH),
+        ],
+        1.0,
+    );
     if let Some(st) = std::fs::read_to_string("/proc/self/stat").ok().as_deref().and_then(parse_stat) {
         let page = rustix::param::page_size() as f64;
         out.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", &[], st.cpu_ticks as f64 / USER_HZ);
@@ -102,5 +114,17 @@ mod tests {
         let names: Vec<&str> = s.families.iter().map(|f| &*f.name).collect();
         assert!(names.contains(&"process_resident_memory_bytes"), "{names:?}");
         assert!(names.contains(&"process_open_fds"), "{names:?}");
+    }
+
+    #[test]
+    fn build_info_names_version_revision_and_platform() {
+        let mut out = Snapshot::new();
+        gather(&mut out);
+        let info = out.families.iter().find(|f| f.name == "homelab_exporter_build_info").unwrap();
+        let labels: Vec<(String, String)> = info.samples[0].labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["version", "revision", "os", "arch"]);
+        assert!(labels.iter().all(|(_, v)| !v.is_empty()), "{labels:?}");
+        assert!(labels.contains(&("arch".to_owned(), std::env::consts::ARCH.to_owned())));
     }
 }

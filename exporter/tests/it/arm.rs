@@ -76,7 +76,8 @@ fn comparable(text: &str) -> Vec<String> {
     let mut v: Vec<String> = parsed
         .series
         .iter()
-        .filter(|s| !s.name.starts_with("process_") && s.name != "node_scrape_collector_duration_seconds" && s.name != "node_time_seconds")
+        // The build info names the platform, which differs on purpose.
+        .filter(|s| !s.name.starts_with("process_") && s.name != "node_scrape_collector_duration_seconds" && s.name != "node_time_seconds" && s.name != "homelab_exporter_build_info")
         .map(|s| format!("{}{:?} {}", s.name, s.labels, s.value))
         .collect();
     v.sort();

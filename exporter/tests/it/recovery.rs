@@ -209,8 +209,11 @@ fn a_dead_node_pages_its_services_rto_alerts_with_the_promised_inhibitions() {
         let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("webhook body is not JSON ({e}): {body}"));
         for a in v["alerts"].as_array().into_iter().flatten() {
             let name = a["labels"]["alertname"].as_str().unwrap_or_default();
-            assert_ne!(a["labels"]["node"], "pi", "an alert of the healthy node was sent: {a}");
+            // Resolved notices may still arrive for what fired while the lab
+            // started (the pending periods are 2s here); what fires must not
+            // concern the healthy node.
             if a["status"] == "firing" {
+                assert_ne!(a["labels"]["node"], "pi", "an alert of the healthy node was sent: {a}");
                 assert_ne!(name, "ServiceDown", "ServiceDown was sent although its node is down: {a}");
             }
             if name.starts_with("ServiceDown") {

@@ -62,11 +62,33 @@ fn find_attribute(platform: &Path) -> Result<Option<PathBuf>, Error> {
     Ok(None)
 }
 
-struct RaspberryPi(Arc<HostPaths>);
+struct RaspberryPi {
+    paths: Arc<HostPaths>,
+    /// Where the attribute is, once a scrape has looked: the firmware device
+    /// is there from boot or never, so devices/platform is listed once, not
+    /// on every scrape.
+    found: std::sync::Mutex<Option<Option<PathBuf>>>,
+}
+
+impl RaspberryPi {
+    fn new(paths: Arc<HostPaths>) -> Self {
+        Self { paths, found: std::sync::Mutex::new(None) }
+    }
+
+    fn attribute(&self) -> Result<Option<PathBuf>, Error> {
+        let mut found = self.found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(known) = found.as_ref() {
+            return Ok(known.clone());
+        }
+        let path = find_attribute(&self.paths.sys("devices/platform"))?;
+        *found = Some(path.clone());
+        Ok(path)
+    }
+}
 
 impl HostCollector for RaspberryPi {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
-        let Some(path) = find_attribute(&self.0.sys("devices/platform"))? else { return Ok(()) };
+        let Some(path) = self.attribute()? else { return Ok(()) };
         let text = read_attr(&path)?;
         let word = parse(&text).ok_or_else(|| Error::parse(&path, format!("expected a hexadecimal throttle word, got {:?}", text.trim())))?;
         for (condition, now, since_boot) in decode(word) {
@@ -79,7 +101,7 @@ impl HostCollector for RaspberryPi {
 
 /// Builds the collector.
 pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(RaspberryPi(cx.paths.clone()))))
+    Ok(Some(Collector::host(RaspberryPi::new(cx.paths.clone()))))
 }
 
 #[cfg(test)]
@@ -99,7 +121,7 @@ mod tests {
     }
 
     fn gather_in(sysfs: &std::path::Path) -> Result<Snapshot, Error> {
-        let c = RaspberryPi(Arc::new(HostPaths { sysfs: sysfs.to_owned(), ..HostPaths::default() }));
+        let c = RaspberryPi::new(Arc::new(HostPaths { sysfs: sysfs.to_owned(), ..HostPaths::default() }));
         let mut out = Snapshot::new();
         c.gather(&Scrape { deadline: std::time::Instant::now() + std::time::Duration::from_secs(5) }, &mut out).map(|()| out)
     }
@@ -147,6 +169,25 @@ mod tests {
             let e = gather_in(t.path()).unwrap_err().to_string();
             assert!(e.contains("get_throttled"), "{bad:?}: {e}");
         }
+    }
+
+    /// devices/platform is listed on the first scrape only: a firmware
+    /// device that appears later (it never does on a real Pi) is not seen.
+    #[test]
+    fn the_search_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("devices/platform/soc")).unwrap();
+        let c = RaspberryPi::new(Arc::new(HostPaths { sysfs: dir.path().to_owned(), ..HostPaths::default() }));
+        let scrape = Scrape { deadline: std::time::Instant::now() + std::time::Duration::from_secs(5) };
+        let mut out = Snapshot::new();
+        c.gather(&scrape, &mut out).unwrap();
+        assert!(out.families.is_empty());
+        let fw = dir.path().join("devices/platform/soc/soc:firmware");
+        std::fs::create_dir_all(&fw).unwrap();
+        std::fs::write(fw.join("get_throttled"), "50005\n").unwrap();
+        let mut again = Snapshot::new();
+        c.gather(&scrape, &mut again).unwrap();
+        assert!(again.families.is_empty());
     }
 
     #[test]

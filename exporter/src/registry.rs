@@ -202,6 +202,9 @@ pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings,
             None if compat::unbuilt(name).is_some() => {
                 if let Some(slot) = unbuilt.iter_mut().find(|(u, _)| u.name == name) {
                     slot.1 = *value;
+                    if *value {
+                        warnings.push(format!("collector {name} is switched on but not built in this exporter: it {}", slot.0.why));
+                    }
                 }
             }
             None => {
@@ -219,9 +222,6 @@ pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings,
         udev_data: flags.udev_data.clone(),
     });
     let unbuilt: Vec<&'static compat::Unbuilt> = unbuilt.into_iter().filter(|(_, v)| *v).map(|(u, _)| u).collect();
-    for u in &unbuilt {
-        warnings.push(format!("collector {} is switched on but not built in this exporter: it {}", u.name, u.why));
-    }
     warnings.extend(flags.ignored.warnings());
     if flags.systemd_socket {
         warnings.push("flag --web.systemd-socket has no effect: this exporter opens its --web.listen-address itself".to_owned());
@@ -294,6 +294,18 @@ mod tests {
         let s = parse_settings(&args(&["--no-collector.cpu"])).unwrap();
         assert!(!s.enabled.contains(&"cpu"));
         assert!(s.enabled.contains(&"meminfo"));
+    }
+
+    #[test]
+    fn a_collector_is_either_built_or_listed_as_unbuilt() {
+        for u in compat::UNBUILT {
+            assert!(find(u.name).is_none(), "{} is built and listed as unbuilt", u.name);
+        }
+        let s = parse_settings(&args(&["--collector.systemd", "--no-collector.cpu"])).unwrap();
+        assert!(s.unbuilt.iter().any(|u| u.name == "systemd"));
+        assert_eq!(s.warnings.iter().filter(|w| w.contains("systemd")).count(), 1, "{:?}", s.warnings);
+        let s = parse_settings(&args(&[])).unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
     #[test]

@@ -34,4 +34,5 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod zfs;
 pub mod util;

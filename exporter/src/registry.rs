@@ -103,6 +103,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("uname", true, |s| host::uname::build(&s.context())),
     entry!("vmstat", true, |s| host::vmstat::build(&s.flags.vmstat, &s.context())),
     entry!("watchdog", true, |s| host::watchdog::build(&s.context())),
+    entry!("xfs", true, |s| host::xfs::build(&s.context())),
     entry!("zfs", true, |s| host::zfs::build(&s.context())),
     entry!("nut", true, |s| nut::build(&s.flags.nut, &s.context_with(|c| c.file.nut.as_ref()))),
     entry!("proxmox", true, |s| proxmox::build(&s.flags.proxmox, &s.context_with(|c| c.file.proxmox.as_ref()))),

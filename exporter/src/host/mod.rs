@@ -34,5 +34,6 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod xfs;
 pub mod zfs;
 pub mod util;

@@ -59,6 +59,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_time_", &[]),
     ("node_vmstat_", &[]),
     ("node_watchdog_", &[]),
+    ("node_xfs_", &[]),
     ("node_zfs_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
@@ -77,7 +78,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    "zfs",
+    "xfs", "zfs",
 ];
 
 fn args() -> Vec<String> {

@@ -28,7 +28,6 @@ pub static UNBUILT: &[Unbuilt] = &[
     Unbuilt { name: "bcache", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "bcachefs", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "bonding", default_enabled: true, why: NOT_YET },
-    Unbuilt { name: "btrfs", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "buddyinfo", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "cgroups", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "cpu_vulnerabilities", default_enabled: false, why: NOT_YET },
@@ -69,8 +68,6 @@ pub static UNBUILT: &[Unbuilt] = &[
     Unbuilt { name: "tcpstat", default_enabled: false, why: "reads sockets over NETLINK_SOCK_DIAG, which this exporter does not implement" },
     Unbuilt { name: "wifi", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "xfrm", default_enabled: false, why: NOT_YET },
-    Unbuilt { name: "xfs", default_enabled: true, why: NOT_YET },
-    Unbuilt { name: "zfs", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "zoneinfo", default_enabled: false, why: NOT_YET },
 ];
 

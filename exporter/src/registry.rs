@@ -81,6 +81,7 @@ macro_rules! entry {
 /// Defaults follow node_exporter's for the host collectors.
 pub static COLLECTORS: &[Entry] = &[
     entry!("arp", true, |s| host::arp::build(&s.flags.arp, &s.context())),
+    entry!("btrfs", true, |s| host::btrfs::build(&s.context())),
     entry!("conntrack", true, |s| host::conntrack::build(&s.context())),
     entry!("cpu", true, |s| host::cpu::build(&s.flags.cpu, &s.context())),
     entry!("cpufreq", true, |s| host::cpufreq::build(&s.context())),
@@ -115,6 +116,8 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("uname", true, |s| host::uname::build(&s.context())),
     entry!("vmstat", true, |s| host::vmstat::build(&s.flags.vmstat, &s.context())),
     entry!("watchdog", true, |s| host::watchdog::build(&s.context())),
+    entry!("xfs", true, |s| host::xfs::build(&s.context())),
+    entry!("zfs", true, |s| host::zfs::build(&s.context())),
     entry!(
         "nut",
         true,

@@ -82,6 +82,9 @@ pub struct Flags {
     /// Flags of the `arp` collector.
     #[command(flatten)]
     pub arp: host::arp::Options,
+    /// Flags of the `bcache` collector.
+    #[command(flatten)]
+    pub bcache: host::bcache::Options,
     /// Flags of the `cpu` collector.
     #[command(flatten)]
     pub cpu: host::cpu::Options,

@@ -1,6 +1,7 @@
 //! Host collectors: one module per node_exporter collector, each a pure parser plus a thin reader of /proc and /sys.
 
 pub mod arp;
+pub mod bcache;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;

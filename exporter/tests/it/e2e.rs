@@ -59,6 +59,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_time_", &[]),
     ("node_vmstat_", &[]),
     ("node_watchdog_", &[]),
+    ("node_bcache_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
 
@@ -73,7 +74,7 @@ fn ours(name: &str) -> bool {
 /// The collectors the end-to-end run enables: all of ours but those that
 /// read the live host (as node_exporter's script disables them).
 const ENABLED: &[&str] = &[
-    "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
+    "arp", "bcache", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
 ];
@@ -94,6 +95,7 @@ fn args() -> Vec<String> {
         "--collector.arp.device-exclude=nope".into(),
         "--no-collector.arp.netlink".into(),
         "--collector.stat.softirq".into(),
+        "--collector.bcache.priorityStats".into(),
         format!("--collector.textfile.directory={o}/textfile/two_metric_files/"),
     ];
     if cfg!(target_arch = "x86_64") {

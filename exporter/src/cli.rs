@@ -115,6 +115,9 @@ pub struct Flags {
     /// Flags of the `stat` collector.
     #[command(flatten)]
     pub stat: host::stat::Options,
+    /// Flags of the `tapestats` collector.
+    #[command(flatten)]
+    pub tapestats: host::tapestats::Options,
     /// Flags of the `textfile` collector.
     #[command(flatten)]
     pub textfile: host::textfile::Options,

@@ -70,6 +70,7 @@ macro_rules! entry {
 pub static COLLECTORS: &[Entry] = &[
     entry!("arp", true, |s| host::arp::build(&s.flags.arp, &s.context())),
     entry!("bcache", true, |s| host::bcache::build(&s.flags.bcache, &s.context())),
+    entry!("bcachefs", true, |s| host::bcachefs::build(&s.context())),
     entry!("conntrack", true, |s| host::conntrack::build(&s.context())),
     entry!("cpu", true, |s| host::cpu::build(&s.flags.cpu, &s.context())),
     entry!("cpufreq", true, |s| host::cpufreq::build(&s.context())),

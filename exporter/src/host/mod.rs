@@ -2,6 +2,7 @@
 
 pub mod arp;
 pub mod bcache;
+pub mod bcachefs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;

@@ -60,6 +60,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_vmstat_", &[]),
     ("node_watchdog_", &[]),
     ("node_bcache_", &[]),
+    ("node_bcachefs_", &[]),
     ("node_nvme_", &[]),
     ("node_tape_", &[]),
     ("node_dmmultipath_", &[]),
@@ -77,7 +78,7 @@ fn ours(name: &str) -> bool {
 /// The collectors the end-to-end run enables: all of ours but those that
 /// read the live host (as node_exporter's script disables them).
 const ENABLED: &[&str] = &[
-    "arp", "bcache", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "dmmultipath", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
+    "arp", "bcache", "bcachefs", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "dmmultipath", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "nvme", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "tapestats", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
 ];

@@ -88,6 +88,9 @@ pub struct Flags {
     /// Flags of the `arp` collector.
     #[command(flatten)]
     pub arp: host::arp::Options,
+    /// Flags of the `bcache` collector.
+    #[command(flatten)]
+    pub bcache: host::bcache::Options,
     /// Flags of the `cpu` collector.
     #[command(flatten)]
     pub cpu: host::cpu::Options,
@@ -121,6 +124,9 @@ pub struct Flags {
     /// Flags of the `stat` collector.
     #[command(flatten)]
     pub stat: host::stat::Options,
+    /// Flags of the `tapestats` collector.
+    #[command(flatten)]
+    pub tapestats: host::tapestats::Options,
     /// Flags of the `textfile` collector.
     #[command(flatten)]
     pub textfile: host::textfile::Options,

@@ -25,14 +25,11 @@ const NOT_YET: &str = "is not implemented in this exporter yet";
 
 /// node_exporter's Linux collectors that are not built here.
 pub static UNBUILT: &[Unbuilt] = &[
-    Unbuilt { name: "bcache", default_enabled: true, why: NOT_YET },
-    Unbuilt { name: "bcachefs", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "bonding", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "buddyinfo", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "cgroups", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "cpu_vulnerabilities", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "dmi", default_enabled: true, why: NOT_YET },
-    Unbuilt { name: "dmmultipath", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "drbd", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "drm", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "edac", default_enabled: true, why: NOT_YET },
@@ -50,7 +47,6 @@ pub static UNBUILT: &[Unbuilt] = &[
     Unbuilt { name: "nfs", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "nfsd", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "ntp", default_enabled: false, why: "deprecated in node_exporter; the timex collector reports the kernel's clock synchronisation" },
-    Unbuilt { name: "nvme", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "nvmesubsystem", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "pcidevice", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "perf", default_enabled: false, why: "needs perf_event_open and CAP_PERFMON, which a homelab exporter should not hold" },
@@ -64,7 +60,6 @@ pub static UNBUILT: &[Unbuilt] = &[
     Unbuilt { name: "swap", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "sysctl", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "systemd", default_enabled: false, why: "reads systemd over D-Bus, which this exporter does not speak" },
-    Unbuilt { name: "tapestats", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "tcpstat", default_enabled: false, why: "reads sockets over NETLINK_SOCK_DIAG, which this exporter does not implement" },
     Unbuilt { name: "wifi", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "xfrm", default_enabled: false, why: NOT_YET },

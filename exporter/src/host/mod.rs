@@ -1,11 +1,14 @@
 //! Host collectors: one module per node_exporter collector, each a pure parser plus a thin reader of /proc and /sys.
 
 pub mod arp;
+pub mod bcache;
+pub mod bcachefs;
 pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod dmmultipath;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -18,6 +21,7 @@ pub mod mmc;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nvme;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
@@ -27,6 +31,7 @@ pub mod schedstat;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tapestats;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;

@@ -237,6 +237,8 @@ pub struct Series {
 pub struct Parsed {
     /// `# TYPE` of each family.
     pub types: BTreeMap<String, String>,
+    /// `# HELP` of each family, unescaped.
+    pub helps: BTreeMap<String, String>,
     /// Every sample.
     pub series: Vec<Series>,
 }
@@ -260,6 +262,11 @@ impl Parsed {
 pub fn parse_exposition(text: &str) -> Parsed {
     let mut out = Parsed::default();
     for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            out.helps.insert(name.to_owned(), help.replace("\\n", "\n").replace("\\\\", "\\"));
+            continue;
+        }
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let mut it = rest.split_whitespace();
             if let (Some(n), Some(t)) = (it.next(), it.next()) {

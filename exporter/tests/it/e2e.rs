@@ -31,14 +31,14 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_udp_queues", &[]),
     ("node_interrupts_", &[]),
     ("node_processes_", &[]),
-    ("node_cpu_", &["node_cpu_vulnerabilities"]),
+    ("node_cpu_", &[]),
     ("node_disk_", &[]),
     ("node_entropy_", &[]),
     ("node_filefd_", &[]),
     ("node_hwmon_", &[]),
     ("node_load", &[]),
     ("node_md_", &[]),
-    ("node_memory_", &["node_memory_numa_"]),
+    ("node_memory_", &[]),
     ("node_network_", &[]),
     ("node_netstat_", &[]),
     ("node_power_supply_", &[]),
@@ -59,6 +59,13 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_time_", &[]),
     ("node_vmstat_", &[]),
     ("node_watchdog_", &[]),
+    ("node_zoneinfo_", &[]),
+    ("node_buddyinfo_", &[]),
+    ("node_slabinfo_", &[]),
+    ("node_softirqs_functions_total", &[]),
+    ("node_ksmd_", &[]),
+    ("node_kernel_hung_", &[]),
+    ("node_dmi_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
 
@@ -76,6 +83,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
+    "zoneinfo", "buddyinfo", "meminfo_numa", "slabinfo", "softirqs", "ksmd", "kernel_hung", "cpu_vulnerabilities", "dmi",
 ];
 
 fn args() -> Vec<String> {

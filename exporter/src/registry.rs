@@ -70,6 +70,7 @@ macro_rules! entry {
 pub static COLLECTORS: &[Entry] = &[
     entry!("arp", true, |s| host::arp::build(&s.flags.arp, &s.context())),
     entry!("buddyinfo", false, |s| host::buddyinfo::build(&s.context())),
+    entry!("cgroups", false, |s| host::cgroups::build(&s.context())),
     entry!("conntrack", true, |s| host::conntrack::build(&s.context())),
     entry!("cpu", true, |s| host::cpu::build(&s.flags.cpu, &s.context())),
     entry!("cpu_vulnerabilities", false, |s| host::cpu_vulnerabilities::build(&s.context())),
@@ -95,6 +96,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("os", true, |s| host::os::build(&s.context())),
     entry!("powersupplyclass", true, |s| host::powersupplyclass::build(&s.flags.powersupplyclass, &s.context())),
     entry!("pressure", true, |s| host::pressure::build(&s.context())),
+    entry!("rapl", true, |s| host::rapl::build(&s.flags.rapl, &s.context())),
     entry!("raspberrypi", true, |s| host::raspberrypi::build(&s.context())),
     entry!("processes", false, |s| host::processes::build(&s.context())),
     entry!("schedstat", true, |s| host::schedstat::build(&s.context())),

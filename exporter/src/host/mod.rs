@@ -2,6 +2,7 @@
 
 pub mod arp;
 pub mod buddyinfo;
+pub mod cgroups;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpu_vulnerabilities;
@@ -27,6 +28,7 @@ pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;
 pub mod processes;
+pub mod rapl;
 pub mod raspberrypi;
 pub mod schedstat;
 pub mod slabinfo;

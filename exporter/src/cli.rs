@@ -121,6 +121,12 @@ pub struct Flags {
     /// Flags of the `powersupplyclass` collector.
     #[command(flatten)]
     pub powersupplyclass: host::powersupplyclass::Options,
+    /// Flags of the `rapl` collector.
+    #[command(flatten)]
+    pub rapl: host::rapl::Options,
+    /// Flags of the `slabinfo` collector.
+    #[command(flatten)]
+    pub slabinfo: host::slabinfo::Options,
     /// Flags of the `stat` collector.
     #[command(flatten)]
     pub stat: host::stat::Options,

@@ -86,6 +86,8 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("netclass", true, |s| host::netclass::build(&s.flags.netclass, &s.context())),
     entry!("netdev", true, |s| host::netdev::build(&s.flags.netdev, &s.context())),
     entry!("netstat", true, |s| host::netstat::build(&s.flags.netstat, &s.context())),
+    entry!("nfs", true, |s| host::nfs::build(&s.context())),
+    entry!("nfsd", true, |s| host::nfsd::build(&s.context())),
     entry!("os", true, |s| host::os::build(&s.context())),
     entry!("powersupplyclass", true, |s| host::powersupplyclass::build(&s.flags.powersupplyclass, &s.context())),
     entry!("pressure", true, |s| host::pressure::build(&s.context())),

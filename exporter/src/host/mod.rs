@@ -17,6 +17,8 @@ pub mod mmc;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
 pub mod os;
 pub mod powersupplyclass;
 pub mod pressure;

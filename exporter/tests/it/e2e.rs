@@ -59,6 +59,8 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_time_", &[]),
     ("node_vmstat_", &[]),
     ("node_watchdog_", &[]),
+    ("node_nfs_", &[]),
+    ("node_nfsd_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
 
@@ -76,6 +78,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
+    "nfs", "nfsd",
 ];
 
 fn args() -> Vec<String> {

@@ -83,6 +83,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("mdadm", true, |s| host::mdadm::build(&s.context())),
     entry!("meminfo", true, |s| host::meminfo::build(&s.context())),
     entry!("mmc", true, |s| host::mmc::build(&s.context())),
+    entry!("mountstats", false, |s| host::mountstats::build(&s.context())),
     entry!("netclass", true, |s| host::netclass::build(&s.flags.netclass, &s.context())),
     entry!("netdev", true, |s| host::netdev::build(&s.flags.netdev, &s.context())),
     entry!("netstat", true, |s| host::netstat::build(&s.flags.netstat, &s.context())),

@@ -14,6 +14,7 @@ pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;
 pub mod mmc;
+pub mod mountstats;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;

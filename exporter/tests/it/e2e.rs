@@ -61,6 +61,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_watchdog_", &[]),
     ("node_nfs_", &[]),
     ("node_nfsd_", &[]),
+    ("node_mountstats_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
 
@@ -78,7 +79,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    "nfs", "nfsd",
+    "nfs", "nfsd", "mountstats",
 ];
 
 fn args() -> Vec<String> {

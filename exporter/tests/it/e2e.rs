@@ -62,6 +62,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_nfs_", &[]),
     ("node_nfsd_", &[]),
     ("node_mountstats_", &[]),
+    ("node_edac_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
 
@@ -79,7 +80,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    "nfs", "nfsd", "mountstats",
+    "nfs", "nfsd", "mountstats", "edac",
 ];
 
 fn args() -> Vec<String> {

@@ -74,6 +74,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("cpufreq", true, |s| host::cpufreq::build(&s.context())),
     entry!("diskstats", true, |s| host::diskstats::build(&s.flags.diskstats, &s.context())),
     entry!("docker", true, |s| docker::build(&s.flags.docker, &s.context())),
+    entry!("drbd", false, |s| host::drbd::build(&s.context())),
     entry!("edac", true, |s| host::edac::build(&s.context())),
     entry!("entropy", true, |s| host::entropy::build(&s.context())),
     entry!("filefd", true, |s| host::filefd::build(&s.context())),

@@ -5,6 +5,7 @@ pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
+pub mod drbd;
 pub mod edac;
 pub mod entropy;
 pub mod filefd;

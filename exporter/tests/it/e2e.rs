@@ -63,6 +63,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_nfsd_", &[]),
     ("node_mountstats_", &[]),
     ("node_edac_", &[]),
+    ("node_drbd_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
 
@@ -80,7 +81,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    "nfs", "nfsd", "mountstats", "edac",
+    "nfs", "nfsd", "mountstats", "edac", "drbd",
 ];
 
 fn args() -> Vec<String> {

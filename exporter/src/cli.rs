@@ -112,6 +112,9 @@ pub struct Flags {
     /// Flags of the `stat` collector.
     #[command(flatten)]
     pub stat: host::stat::Options,
+    /// Flags of the `sysctl` collector.
+    #[command(flatten)]
+    pub sysctl: host::sysctl::Options,
     /// Flags of the `textfile` collector.
     #[command(flatten)]
     pub textfile: host::textfile::Options,

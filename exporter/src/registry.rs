@@ -100,6 +100,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("sockstat", true, |s| host::sockstat::build(&s.context())),
     entry!("softnet", true, |s| host::softnet::build(&s.context())),
     entry!("stat", true, |s| host::stat::build(&s.flags.stat, &s.context())),
+    entry!("sysctl", false, |s| host::sysctl::build(&s.flags.sysctl, &s.context())),
     entry!("textfile", true, |s| host::textfile::build(&s.flags.textfile, &s.context())),
     entry!("thermal_zone", true, |s| host::thermal_zone::build(&s.context())),
     entry!("time", true, |s| host::time::build(&s.context())),

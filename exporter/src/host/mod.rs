@@ -31,6 +31,7 @@ pub mod schedstat;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod sysctl;
 pub mod textfile;
 pub mod thermal_zone;
 pub mod time;

@@ -64,6 +64,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_mountstats_", &[]),
     ("node_edac_", &[]),
     ("node_drbd_", &[]),
+    ("node_sysctl_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
 
@@ -81,7 +82,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    "nfs", "nfsd", "mountstats", "edac", "drbd",
+    "nfs", "nfsd", "mountstats", "edac", "drbd", "sysctl",
 ];
 
 fn args() -> Vec<String> {
@@ -100,6 +101,10 @@ fn args() -> Vec<String> {
         "--collector.arp.device-exclude=nope".into(),
         "--no-collector.arp.netlink".into(),
         "--collector.stat.softirq".into(),
+        "--collector.sysctl.include-info=kernel.seccomp.actions_avail".into(),
+        "--collector.sysctl.include=fs.file-nr".into(),
+        "--collector.sysctl.include=fs.file-nr:total,current,max".into(),
+        "--collector.sysctl.include=kernel.threads-max".into(),
         format!("--collector.textfile.directory={o}/textfile/two_metric_files/"),
     ];
     if cfg!(target_arch = "x86_64") {

@@ -81,6 +81,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("filesystem", true, |s| host::filesystem::build(&s.flags.filesystem, &s.context())),
     entry!("hwmon", true, |s| host::hwmon::build(&s.flags.hwmon, &s.context())),
     entry!("interrupts", false, |s| host::interrupts::build(&s.context())),
+    entry!("lnstat", false, |s| host::lnstat::build(&s.context())),
     entry!("loadavg", true, |s| host::loadavg::build(&s.context())),
     entry!("mdadm", true, |s| host::mdadm::build(&s.context())),
     entry!("meminfo", true, |s| host::meminfo::build(&s.context())),

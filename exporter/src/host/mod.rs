@@ -12,6 +12,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
+pub mod lnstat;
 pub mod loadavg;
 pub mod mdadm;
 pub mod meminfo;

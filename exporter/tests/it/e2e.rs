@@ -65,6 +65,7 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_edac_", &[]),
     ("node_drbd_", &[]),
     ("node_sysctl_", &[]),
+    ("node_lnstat_", &[]),
     ("node_scrape_collector_success", &[]),
 ];
 
@@ -82,7 +83,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    "nfs", "nfsd", "mountstats", "edac", "drbd", "sysctl",
+    "nfs", "nfsd", "mountstats", "edac", "drbd", "sysctl", "lnstat",
 ];
 
 fn args() -> Vec<String> {

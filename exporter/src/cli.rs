@@ -42,9 +42,15 @@ pub fn version_line() -> &'static str {
                   rules, dashboards, targets, check-config, healthcheck."
 )]
 pub struct Flags {
-    /// Address to listen on for the web interface and telemetry.
-    #[arg(long = "web.listen-address", default_value = ":9839")]
-    pub listen_address: String,
+    /// Addresses on which to expose metrics and the web interface (repeatable).
+    #[arg(long = "web.listen-address", default_value = ":9839", action = clap::ArgAction::Append)]
+    pub listen_address: Vec<String>,
+    /// Use systemd socket activation listeners instead of port listeners. Not implemented here: the flag is accepted and the listen addresses are used.
+    #[arg(long = "web.systemd-socket", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub systemd_socket: bool,
+    /// Exclude metrics about the exporter itself (process_*).
+    #[arg(long = "web.disable-exporter-metrics", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub disable_exporter_metrics: bool,
     /// Path under which metrics are exposed.
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     pub telemetry_path: String,
@@ -97,6 +103,9 @@ pub struct Flags {
     /// Flags of the `hwmon` collector.
     #[command(flatten)]
     pub hwmon: host::hwmon::Options,
+    /// Flags of the `interrupts` collector.
+    #[command(flatten)]
+    pub interrupts: host::interrupts::Options,
     /// Flags of the `netclass` collector.
     #[command(flatten)]
     pub netclass: host::netclass::Options,
@@ -127,6 +136,9 @@ pub struct Flags {
     /// Flags of the `proxmox` collector.
     #[command(flatten)]
     pub proxmox: crate::proxmox::Options,
+    /// node_exporter's flags that have nothing behind them here.
+    #[command(flatten)]
+    pub ignored: crate::compat::Ignored,
 }
 
 /// Why the command line or configuration was refused (exit status 2).

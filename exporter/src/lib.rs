@@ -8,6 +8,7 @@
 pub mod civil;
 pub mod cli;
 pub mod collector;
+pub mod compat;
 pub mod config;
 pub mod config_key;
 pub mod docker;
@@ -15,6 +16,7 @@ pub mod duration;
 pub mod encode;
 pub mod host;
 pub mod http_get;
+pub mod log;
 pub mod metrics;
 pub mod peer;
 pub mod nut;

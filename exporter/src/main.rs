@@ -61,6 +61,7 @@ fn run_serve(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    log_start(&engine);
     let web = match load_web_config(&settings) {
         Ok(w) => w,
         Err(code) => return code,
@@ -196,9 +197,11 @@ fn run_check_config(args: &[String]) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    if let Err(e) = parse_listen_address(&settings.flags.listen_address) {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
+    for address in &settings.flags.listen_address {
+        if let Err(e) = parse_listen_address(address) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
     }
     match load_web_config(&settings) {
         Ok(Some((path, web))) => println!(
@@ -238,7 +241,9 @@ fn run_healthcheck(args: &[String]) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let Ok(mut addr) = parse_listen_address(&settings.flags.listen_address) else {
+    // The first address: the one a healthcheck of the same flags can reach.
+    let first = settings.flags.listen_address.first().map(String::as_str).unwrap_or_default();
+    let Ok(mut addr) = parse_listen_address(first) else {
         eprintln!("unhealthy: bad --web.listen-address");
         return ExitCode::from(1);
     };
@@ -298,17 +303,45 @@ fn run_healthcheck(args: &[String]) -> ExitCode {
 }
 
 fn init_logging(settings: &Settings) {
+    use homelab_exporter::log::{Format, Promslog};
     let level = match settings.flags.log_level.as_str() {
         "debug" => tracing::Level::DEBUG,
         "warn" => tracing::Level::WARN,
         "error" => tracing::Level::ERROR,
         _ => tracing::Level::INFO,
     };
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_ansi(false);
-    if settings.flags.log_format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
+    let format = if settings.flags.log_format == "json" { Format::Json } else { Format::Logfmt };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .event_format(Promslog(format))
+        .init();
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// The start-up lines: what runs, and for each collector what it does and why.
+fn log_start(engine: &Engine) {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        revision = option_env!("HOMELAB_REVISION").unwrap_or("unknown"),
+        platform = %format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        "Starting homelab-exporter"
+    );
+    let running: Vec<&str> = engine.running().collect();
+    tracing::info!(collectors = ?running, "Enabled collectors");
+    for name in &running {
+        tracing::info!(collector = name, state = "enabled", "collector");
+    }
+    for other in engine.not_running() {
+        // Switched-off collectors are listed at debug level: there are dozens.
+        if other.state == homelab_exporter::scrape::Standing::Disabled {
+            tracing::debug!(collector = other.name, state = other.state.as_str(), reason = %other.reason, "collector");
+        } else {
+            tracing::info!(collector = other.name, state = other.state.as_str(), reason = %other.reason, "collector");
+        }
     }
 }
 
@@ -318,7 +351,7 @@ fn serve(
     probe: Option<std::sync::Arc<dyn Probe>>,
     web: Option<(std::path::PathBuf, WebConfig)>,
 ) -> anyhow::Result<()> {
-    let addr = parse_listen_address(&settings.flags.listen_address)?;
+    let addresses = settings.flags.listen_address.iter().map(|a| parse_listen_address(a)).collect::<Result<Vec<_>, _>>()?;
     // One current-thread runtime: a Pi has few cores and scrapes are rare.
     // Host collectors block on file reads, so they go to the blocking pool,
     // of four threads: each thread that allocates gets its own glibc malloc
@@ -352,12 +385,16 @@ fn serve(
                 }
             });
         }
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| {
-            homelab_exporter::server::ServeError::Bind { addr: addr.to_string(), source }
-        })?;
-        tracing::info!(address = %listener.local_addr()?, collectors = ?settings.enabled, "listening");
+        let mut listeners = Vec::with_capacity(addresses.len());
+        for addr in addresses {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| homelab_exporter::server::ServeError::Bind { addr: addr.to_string(), source })?;
+            tracing::info!(address = %listener.local_addr()?, "Listening on");
+            listeners.push(listener);
+        }
         let server = Server::new(engine, settings.flags.telemetry_path.clone(), settings.flags.max_requests, web, probe);
-        server.run(listener, shutdown_signal()).await;
+        server.run_all(listeners, shutdown_signal()).await;
         Ok(())
     })
 }

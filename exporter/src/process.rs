@@ -51,8 +51,16 @@ fn max_fds() -> Option<f64> {
     line.split_ascii_whitespace().nth(3).and_then(|v| v.parse().ok())
 }
 
-/// Gathers the process metrics into `out`. Missing files are skipped.
+/// Gathers the build info and the process metrics into `out`. Missing
+/// files are skipped.
 pub fn gather(out: &mut Snapshot) {
+    build_info(out);
+    process(out);
+}
+
+/// `homelab_exporter_build_info`, which `--web.disable-exporter-metrics`
+/// keeps (as node_exporter keeps `node_exporter_build_info`).
+pub fn build_info(out: &mut Snapshot) {
     out.family(
         "homelab_exporter_build_info",
         "A metric with a constant '1' value labeled by version, revision (git, set at build time) and platform of homelab-exporter.",
@@ -67,6 +75,10 @@ pub fn gather(out: &mut Snapshot) {
         ],
         1.0,
     );
+}
+
+/// The `process_*` series.
+fn process(out: &mut Snapshot) {
     if let Some(st) = std::fs::read_to_string("/proc/self/stat").ok().as_deref().and_then(parse_stat) {
         let page = rustix::param::page_size() as f64;
         out.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", &[], st.cpu_ticks as f64 / USER_HZ);

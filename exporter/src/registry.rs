@@ -13,8 +13,8 @@ use std::sync::Arc;
 use crate::cli::{self, CliError, Flags};
 use crate::collector::{BuildError, Collector, Context, HostPaths, Probe};
 use crate::config::Loaded;
-use crate::scrape::Engine;
-use crate::{docker, host, nut, proxmox};
+use crate::scrape::{Engine, NotRunning, Standing};
+use crate::{compat, docker, host, nut, proxmox};
 
 /// Everything a serving exporter is built from.
 #[derive(Debug, Clone)]
@@ -27,6 +27,11 @@ pub struct Settings {
     pub enabled: Vec<&'static str>,
     /// The configuration file, when one was given.
     pub config: Option<Loaded>,
+    /// Collectors node_exporter has that were switched on here but are
+    /// not built ([`compat::UNBUILT`]).
+    pub unbuilt: Vec<&'static compat::Unbuilt>,
+    /// Warnings to log at start: deprecated flag names, flags without effect.
+    pub warnings: Vec<String>,
 }
 
 impl Settings {
@@ -55,13 +60,20 @@ pub struct Entry {
     pub default_enabled: bool,
     /// How to build it.
     pub build: Constructor,
+    /// Why it does nothing when its constructor returns `Ok(None)`.
+    pub idle: &'static str,
 }
 
-/// One row of the table: `entry!("name", default_on, |settings| constructor)`.
+/// One row of the table: `entry!("name", default_on, |settings| constructor)`,
+/// with, for a collector whose constructor may decide there is nothing to
+/// do, why: `entry!("name", default_on, constructor, "no such device")`.
 #[macro_export]
 macro_rules! entry {
     ($name:literal, $on:expr, $build:expr) => {
-        $crate::registry::Entry { name: $name, default_enabled: $on, build: $build }
+        $crate::registry::Entry { name: $name, default_enabled: $on, build: $build, idle: "nothing to read on this machine" }
+    };
+    ($name:literal, $on:expr, $build:expr, $idle:literal) => {
+        $crate::registry::Entry { name: $name, default_enabled: $on, build: $build, idle: $idle }
     };
 }
 
@@ -69,33 +81,34 @@ macro_rules! entry {
 /// Defaults follow node_exporter's for the host collectors.
 pub static COLLECTORS: &[Entry] = &[
     entry!("arp", true, |s| host::arp::build(&s.flags.arp, &s.context())),
+    entry!("btrfs", true, |s| host::btrfs::build(&s.context())),
     entry!("conntrack", true, |s| host::conntrack::build(&s.context())),
     entry!("cpu", true, |s| host::cpu::build(&s.flags.cpu, &s.context())),
     entry!("cpufreq", true, |s| host::cpufreq::build(&s.context())),
     entry!("diskstats", true, |s| host::diskstats::build(&s.flags.diskstats, &s.context())),
-    entry!("docker", true, |s| docker::build(&s.flags.docker, &s.context())),
-    entry!("drbd", false, |s| host::drbd::build(&s.context())),
-    entry!("edac", true, |s| host::edac::build(&s.context())),
+    entry!("docker", true, |s| docker::build(&s.flags.docker, &s.context()), "no Docker socket at the default path (set --collector.docker.host)"),
+    entry!("drbd", false, |s| host::drbd::build(&s.context()), "no /proc/drbd (drbd module not loaded)"),
+    entry!("edac", true, |s| host::edac::build(&s.context()), "no EDAC memory controllers in sysfs"),
     entry!("entropy", true, |s| host::entropy::build(&s.context())),
     entry!("filefd", true, |s| host::filefd::build(&s.context())),
     entry!("filesystem", true, |s| host::filesystem::build(&s.flags.filesystem, &s.context())),
     entry!("hwmon", true, |s| host::hwmon::build(&s.flags.hwmon, &s.context())),
-    entry!("interrupts", false, |s| host::interrupts::build(&s.context())),
+    entry!("interrupts", false, |s| host::interrupts::build(&s.flags.interrupts, &s.context())),
     entry!("lnstat", false, |s| host::lnstat::build(&s.context())),
     entry!("loadavg", true, |s| host::loadavg::build(&s.context())),
     entry!("mdadm", true, |s| host::mdadm::build(&s.context())),
     entry!("meminfo", true, |s| host::meminfo::build(&s.context())),
-    entry!("mmc", true, |s| host::mmc::build(&s.context())),
+    entry!("mmc", true, |s| host::mmc::build(&s.context()), "no block devices in sysfs"),
     entry!("mountstats", false, |s| host::mountstats::build(&s.context())),
     entry!("netclass", true, |s| host::netclass::build(&s.flags.netclass, &s.context())),
     entry!("netdev", true, |s| host::netdev::build(&s.flags.netdev, &s.context())),
     entry!("netstat", true, |s| host::netstat::build(&s.flags.netstat, &s.context())),
-    entry!("nfs", true, |s| host::nfs::build(&s.context())),
-    entry!("nfsd", true, |s| host::nfsd::build(&s.context())),
+    entry!("nfs", true, |s| host::nfs::build(&s.context()), "no /proc/net/rpc/nfs (NFS client not loaded)"),
+    entry!("nfsd", true, |s| host::nfsd::build(&s.context()), "no /proc/net/rpc/nfsd (NFS server not loaded)"),
     entry!("os", true, |s| host::os::build(&s.context())),
     entry!("powersupplyclass", true, |s| host::powersupplyclass::build(&s.flags.powersupplyclass, &s.context())),
     entry!("pressure", true, |s| host::pressure::build(&s.context())),
-    entry!("raspberrypi", true, |s| host::raspberrypi::build(&s.context())),
+    entry!("raspberrypi", true, |s| host::raspberrypi::build(&s.context()), "not a Raspberry Pi (no firmware device in sysfs)"),
     entry!("processes", false, |s| host::processes::build(&s.context())),
     entry!("schedstat", true, |s| host::schedstat::build(&s.context())),
     entry!("sockstat", true, |s| host::sockstat::build(&s.context())),
@@ -110,8 +123,20 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("uname", true, |s| host::uname::build(&s.context())),
     entry!("vmstat", true, |s| host::vmstat::build(&s.flags.vmstat, &s.context())),
     entry!("watchdog", true, |s| host::watchdog::build(&s.context())),
-    entry!("nut", true, |s| nut::build(&s.flags.nut, &s.context_with(|c| c.file.nut.as_ref()))),
-    entry!("proxmox", true, |s| proxmox::build(&s.flags.proxmox, &s.context_with(|c| c.file.proxmox.as_ref()))),
+    entry!("xfs", true, |s| host::xfs::build(&s.context())),
+    entry!("zfs", true, |s| host::zfs::build(&s.context())),
+    entry!(
+        "nut",
+        true,
+        |s| nut::build(&s.flags.nut, &s.context_with(|c| c.file.nut.as_ref())),
+        "no upsd to read (set --collector.nut.target or nut: in the configuration file)"
+    ),
+    entry!(
+        "proxmox",
+        true,
+        |s| proxmox::build(&s.flags.proxmox, &s.context_with(|c| c.file.proxmox.as_ref())),
+        "no Proxmox API to read (set --collector.proxmox.url or proxmox: in the configuration file)"
+    ),
 ];
 
 /// Looks a collector up by name.
@@ -159,7 +184,8 @@ pub fn parse_settings(args: &[String]) -> Result<Settings, CliError> {
 
 /// [`parse_settings`] with another table of collectors.
 pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings, CliError> {
-    let (cli_rest, cli_switches) = split_switches(args);
+    let (args, mut warnings) = compat::rewrite_aliases(args);
+    let (cli_rest, cli_switches) = split_switches(&args);
     let config = cli::config_file(&cli_rest)?;
 
     let (file_rest, file_switches) = match &config {
@@ -169,7 +195,7 @@ pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings,
     if let Some(c) = &config {
         cli::check_file_flags(c, &file_rest)?;
         for (name, _) in &file_switches {
-            if !table.iter().any(|e| e.name == name) {
+            if !table.iter().any(|e| e.name == name) && compat::unbuilt(name).is_none() {
                 return Err(c.error_at_key(&format!("collector.{name}"), format!("flags: unknown collector {name:?}")).into());
             }
         }
@@ -178,9 +204,19 @@ pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings,
 
     let mut on: Vec<(&'static str, bool)> =
         table.iter().map(|e| (e.name, e.default_enabled && !flags.disable_defaults)).collect();
+    let mut unbuilt: Vec<(&'static compat::Unbuilt, bool)> =
+        compat::UNBUILT.iter().map(|u| (u, u.default_enabled && !flags.disable_defaults)).collect();
     for (name, value) in file_switches.iter().chain(cli_switches.iter()) {
         match on.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = *value,
+            None if compat::unbuilt(name).is_some() => {
+                if let Some(slot) = unbuilt.iter_mut().find(|(u, _)| u.name == name) {
+                    slot.1 = *value;
+                    if *value {
+                        warnings.push(format!("collector {name} is switched on but not built in this exporter: it {}", slot.0.why));
+                    }
+                }
+            }
             None => {
                 return Err(CliError::Invalid(format!(
                     "unknown collector {name:?} (known: {})",
@@ -195,23 +231,56 @@ pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings,
         rootfs: flags.rootfs.clone(),
         udev_data: flags.udev_data.clone(),
     });
-    Ok(Settings { enabled: on.into_iter().filter(|(_, v)| *v).map(|(n, _)| n).collect(), flags, paths, config })
+    let unbuilt: Vec<&'static compat::Unbuilt> = unbuilt.into_iter().filter(|(_, v)| *v).map(|(u, _)| u).collect();
+    warnings.extend(flags.ignored.warnings());
+    if flags.systemd_socket {
+        warnings.push("flag --web.systemd-socket has no effect: this exporter opens its --web.listen-address itself".to_owned());
+    }
+    Ok(Settings { enabled: on.into_iter().filter(|(_, v)| *v).map(|(n, _)| n).collect(), flags, paths, config, unbuilt, warnings })
 }
 
 /// Builds every enabled collector of `table`, in table order.
 pub fn build_enabled(table: &[Entry], settings: &Settings) -> Result<Vec<(&'static str, Collector)>, BuildError> {
+    Ok(build_table(table, settings)?.0)
+}
+
+/// Builds every enabled collector of `table`, in table order, and says why
+/// each of the others does not run.
+fn build_table(table: &[Entry], settings: &Settings) -> Result<(Vec<(&'static str, Collector)>, Vec<NotRunning>), BuildError> {
     let mut collectors = Vec::new();
-    for entry in table.iter().filter(|e| settings.enabled.contains(&e.name)) {
-        if let Some(c) = (entry.build)(settings)? {
-            collectors.push((entry.name, c));
+    let mut others = Vec::new();
+    for entry in table {
+        if !settings.enabled.contains(&entry.name) {
+            let reason = if entry.default_enabled && settings.flags.disable_defaults {
+                format!("--collector.disable-defaults (--collector.{} turns it on)", entry.name)
+            } else if entry.default_enabled {
+                format!("switched off (--no-collector.{})", entry.name)
+            } else {
+                format!("off by default (--collector.{} turns it on)", entry.name)
+            };
+            others.push(NotRunning { name: entry.name, state: Standing::Disabled, reason });
+            continue;
+        }
+        match (entry.build)(settings)? {
+            Some(c) => collectors.push((entry.name, c)),
+            None => others.push(NotRunning { name: entry.name, state: Standing::Idle, reason: entry.idle.to_owned() }),
         }
     }
-    Ok(collectors)
+    for u in compat::UNBUILT {
+        let (state, reason) = if settings.unbuilt.iter().any(|on| on.name == u.name) {
+            (Standing::Unbuilt, format!("not built in this exporter: it {}", u.why))
+        } else {
+            (Standing::Disabled, format!("off (node_exporter's; not built in this exporter: it {})", u.why))
+        };
+        others.push(NotRunning { name: u.name, state, reason });
+    }
+    Ok((collectors, others))
 }
 
 /// The scrape engine over every enabled collector.
 pub fn engine(settings: &Settings) -> Result<Engine, BuildError> {
-    Ok(Engine::from_collectors(build_enabled(COLLECTORS, settings)?))
+    let (collectors, others) = build_table(COLLECTORS, settings)?;
+    Ok(Engine::from_collectors(collectors).with_not_running(others).with_exporter_metrics(!settings.flags.disable_exporter_metrics))
 }
 
 /// The handler of `/probe`: NUT's, when `--collector.nut.probe` is on.
@@ -235,6 +304,18 @@ mod tests {
         let s = parse_settings(&args(&["--no-collector.cpu"])).unwrap();
         assert!(!s.enabled.contains(&"cpu"));
         assert!(s.enabled.contains(&"meminfo"));
+    }
+
+    #[test]
+    fn a_collector_is_either_built_or_listed_as_unbuilt() {
+        for u in compat::UNBUILT {
+            assert!(find(u.name).is_none(), "{} is built and listed as unbuilt", u.name);
+        }
+        let s = parse_settings(&args(&["--collector.systemd", "--no-collector.cpu"])).unwrap();
+        assert!(s.unbuilt.iter().any(|u| u.name == "systemd"));
+        assert_eq!(s.warnings.iter().filter(|w| w.contains("systemd")).count(), 1, "{:?}", s.warnings);
+        let s = parse_settings(&args(&[])).unwrap();
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct LastStatus {
     pub duration: Duration,
     /// The error of its last failure.
     pub error: Option<String>,
+    /// Whether that failure was "no data" (absent hardware), not an error.
+    pub no_data: bool,
 }
 
 /// The built collectors and their last status.
@@ -36,6 +38,58 @@ pub struct Engine {
     /// (and moving its families) five or six times per scrape.
     families: Vec<AtomicUsize>,
     last: Mutex<Vec<LastStatus>>,
+    /// The collectors of the table that do not run, and why.
+    not_running: Vec<NotRunning>,
+    /// Whether the exporter's own `process_*` series are written.
+    exporter_metrics: bool,
+}
+
+/// A collector that does not run, and why: for the start-up log, the
+/// landing page and the answer to `collect[]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotRunning {
+    /// Collector name.
+    pub name: &'static str,
+    /// How it stands.
+    pub state: Standing,
+    /// Why, as a sentence.
+    pub reason: String,
+}
+
+/// How a collector that does not run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Switched on, and its constructor found nothing to do here.
+    Idle,
+    /// Switched off (by default or by a flag).
+    Disabled,
+    /// A node_exporter collector this exporter does not build, switched on.
+    Unbuilt,
+}
+
+impl Standing {
+    /// The word for the log and the landing page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Idle => "idle",
+            Standing::Disabled => "disabled",
+            Standing::Unbuilt => "unavailable",
+        }
+    }
+}
+
+/// A `collect[]` / `exclude[]` request that cannot be served (HTTP 400).
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FilterError {
+    /// node_exporter refuses both at once.
+    #[error("Combined collect and exclude queries are not allowed.")]
+    Combined,
+    /// No collector of that name.
+    #[error("missing collector: {0}")]
+    Missing(String),
+    /// A collector that is switched off.
+    #[error("disabled collector: {0}")]
+    Disabled(String),
 }
 
 /// A collector's failure as the engine reports it.
@@ -176,7 +230,55 @@ impl Engine {
             .map(|(name, _)| LastStatus { name, ..Default::default() })
             .collect();
         let families = collectors.iter().map(|_| AtomicUsize::new(0)).collect();
-        Self { collectors, families, last: Mutex::new(last) }
+        Self { collectors, families, last: Mutex::new(last), not_running: Vec::new(), exporter_metrics: true }
+    }
+
+    /// The same engine, knowing the collectors of the table that do not run.
+    pub fn with_not_running(mut self, not_running: Vec<NotRunning>) -> Self {
+        self.not_running = not_running;
+        self
+    }
+
+    /// The same engine, with or without the `process_*` series
+    /// (`--web.disable-exporter-metrics`).
+    pub fn with_exporter_metrics(mut self, on: bool) -> Self {
+        self.exporter_metrics = on;
+        self
+    }
+
+    /// The collectors that run, in table order.
+    pub fn running(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.collectors.iter().map(|(name, _)| *name)
+    }
+
+    /// The collectors that do not run, and why.
+    pub fn not_running(&self) -> &[NotRunning] {
+        &self.not_running
+    }
+
+    /// Which collectors a request's `collect[]` (only these) or `exclude[]`
+    /// (all but these) names ask for, with node_exporter's rules: not both
+    /// at once; a `collect[]` name must be a collector that is switched
+    /// on; an `exclude[]` name that runs nothing is ignored. `None`: all.
+    pub fn selection(&self, collect: &[String], exclude: &[String]) -> Result<Option<Vec<bool>>, FilterError> {
+        match (collect.is_empty(), exclude.is_empty()) {
+            (true, true) => Ok(None),
+            (false, false) => Err(FilterError::Combined),
+            (false, true) => {
+                for name in collect {
+                    if self.collectors.iter().any(|(n, _)| n == name) {
+                        continue;
+                    }
+                    match self.not_running.iter().find(|c| c.name == name) {
+                        Some(c) if c.state == Standing::Disabled => return Err(FilterError::Disabled(name.clone())),
+                        Some(_) => {}
+                        None => return Err(FilterError::Missing(name.clone())),
+                    }
+                }
+                Ok(Some(self.collectors.iter().map(|(n, _)| collect.iter().any(|c| c == n)).collect()))
+            }
+            (true, false) => Ok(Some(self.collectors.iter().map(|(n, _)| !exclude.iter().any(|c| c == n)).collect())),
+        }
     }
 
     /// The status of every collector after its last scrape.
@@ -187,12 +289,22 @@ impl Engine {
     /// Runs one scrape: every collector concurrently, each abandoned at
     /// `deadline`. Returns one snapshot per collector plus the engine's own.
     pub async fn scrape(&self, deadline: Instant) -> Vec<Snapshot> {
+        self.scrape_selected(deadline, None).await
+    }
+
+    /// [`Engine::scrape`] of the collectors `selected` marks (by position,
+    /// as [`Engine::selection`] returns them); all when `None`.
+    pub async fn scrape_selected(&self, deadline: Instant, selected: Option<&[bool]>) -> Vec<Snapshot> {
+        let runs = |index: usize| selected.is_none_or(|s| s.get(index).copied().unwrap_or(false));
         let scrape = Scrape { deadline };
         let tokio_deadline = tokio::time::Instant::from_std(deadline);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
         let mut host = Vec::new();
         let mut pending = 0;
         for (index, (name, collector)) in self.collectors.iter().enumerate() {
+            if !runs(index) {
+                continue;
+            }
             pending += 1;
             match collector {
                 Collector::Host(c) => {
@@ -259,7 +371,7 @@ impl Engine {
             reported[o.index] = true;
         }
         for (index, (name, _)) in self.collectors.iter().enumerate() {
-            if !reported[index] {
+            if !reported[index] && runs(index) {
                 let elapsed = deadline.saturating_duration_since(queue.started);
                 outcomes.push(Outcome { index, name, elapsed, result: Err(Failure::loud("deadline exceeded".to_owned())) });
             }
@@ -284,11 +396,11 @@ impl Engine {
                     } else {
                         tracing::error!(collector = name, duration_seconds = elapsed.as_secs_f64(), err = %message, "collector failed");
                     }
-                    statuses.push((index, false, elapsed, Some(message)));
+                    statuses.push((index, false, elapsed, Some(message), quiet));
                 }
             }
             if ok {
-                statuses.push((index, true, elapsed, None));
+                statuses.push((index, true, elapsed, None, false));
             }
             own.family("node_scrape_collector_duration_seconds", DURATION_HELP, Kind::Gauge)
                 .add(&[("collector", name)], elapsed.as_secs_f64());
@@ -296,15 +408,20 @@ impl Engine {
                 .add(&[("collector", name)], if ok { 1.0 } else { 0.0 });
         }
         if let Ok(mut last) = self.last.lock() {
-            for (index, ok, elapsed, err) in statuses {
+            for (index, ok, elapsed, err, no_data) in statuses {
                 if let Some(slot) = last.get_mut(index) {
                     slot.success = Some(ok);
                     slot.duration = elapsed;
                     slot.error = err;
+                    slot.no_data = no_data;
                 }
             }
         }
-        crate::process::gather(&mut own);
+        if self.exporter_metrics {
+            crate::process::gather(&mut own);
+        } else {
+            crate::process::build_info(&mut own);
+        }
         snapshots.push(own);
         snapshots
     }

@@ -102,16 +102,32 @@ impl Server {
 
     /// Serves on `listener` until `shutdown` resolves, then lets open
     /// connections finish for up to five seconds.
-    pub async fn run(
-        self: Arc<Self>,
-        listener: TcpListener,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) {
+    pub async fn run(self: Arc<Self>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+        self.run_all(vec![listener], shutdown).await;
+    }
+
+    /// Serves on every listener (`--web.listen-address` may be given more
+    /// than once, as node_exporter's) until `shutdown` resolves.
+    pub async fn run_all(self: Arc<Self>, listeners: Vec<TcpListener>, shutdown: impl std::future::Future<Output = ()>) {
         let mut connections = tokio::task::JoinSet::new();
+        let mut accepting = tokio::task::JoinSet::new();
+        let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(16);
+        for listener in listeners {
+            let tx = accepted_tx.clone();
+            accepting.spawn(async move {
+                loop {
+                    let accepted = listener.accept().await;
+                    if tx.send(accepted).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(accepted_tx);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
+                Some(accepted) = accepted_rx.recv() => {
                     let (stream, peer) = match accepted {
                         Ok(a) => a,
                         Err(e) => {
@@ -144,6 +160,7 @@ impl Server {
                 () = &mut shutdown => break,
             }
         }
+        accepting.abort_all();
         tracing::info!(open_connections = connections.len(), "shutting down");
         let drain = async { while connections.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
@@ -225,10 +242,27 @@ impl Server {
     async fn metrics(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         let now = Instant::now();
         let deadline = deadline_from_header(req.headers().get("x-prometheus-scrape-timeout-seconds"), now);
+        let (mut collect, mut exclude) = (Vec::new(), Vec::new());
+        for pair in req.uri().query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let list = match percent_decode(key).as_deref() {
+                Some("collect[]") => &mut collect,
+                Some("exclude[]") => &mut exclude,
+                _ => continue,
+            };
+            match percent_decode(value) {
+                Some(v) => list.push(v),
+                None => return plain(StatusCode::BAD_REQUEST, "malformed collect[] or exclude[] value\n"),
+            }
+        }
+        let selected = match self.engine.selection(&collect, &exclude) {
+            Ok(s) => s,
+            Err(e) => return plain(StatusCode::BAD_REQUEST, format!("Couldn't create filtered metrics handler: {e}\n")),
+        };
         let Some(_in_flight) = self.admit() else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
         };
-        let snapshots = self.engine.scrape(deadline).await;
+        let snapshots = self.engine.scrape_selected(deadline, selected.as_deref()).await;
         render(req, snapshots)
     }
 
@@ -274,24 +308,37 @@ impl Server {
     fn landing(&self) -> Response<Full<Bytes>> {
         let mut rows = String::new();
         for s in self.engine.last_status() {
-            let (state, class) = match s.success {
-                None => ("not scraped yet", "idle"),
-                Some(true) => ("ok", "ok"),
-                Some(false) => ("failed", "failed"),
+            // "No data" (no such hardware here) is how a collector stands
+            // on this machine, not a failure: it is not shown as one.
+            let (state, class) = match (s.success, s.no_data) {
+                (None, _) => ("not scraped yet", "idle"),
+                (Some(true), _) => ("ok", "ok"),
+                (Some(false), true) => ("no data", "nodata"),
+                (Some(false), false) => ("failed", "failed"),
             };
+            let detail = s.error.as_deref().unwrap_or("");
+            let detail = if s.no_data { detail.trim_start_matches("no data: ") } else { detail };
             rows.push_str(&format!(
                 "<tr class=\"{class}\"><td>{}</td><td>{state}</td><td>{:.4}</td><td>{}</td></tr>\n",
                 html_escape(s.name),
                 s.duration.as_secs_f64(),
-                html_escape(s.error.as_deref().unwrap_or("")),
+                html_escape(detail),
+            ));
+        }
+        for other in self.engine.not_running() {
+            rows.push_str(&format!(
+                "<tr class=\"off\"><td>{}</td><td>{}</td><td></td><td>{}</td></tr>\n",
+                html_escape(other.name),
+                other.state.as_str(),
+                html_escape(&other.reason),
             ));
         }
         let body = format!(
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>homelab-exporter</title>\
              <style>body{{font-family:sans-serif}}td,th{{padding:2px 10px;text-align:left}}\
-             .failed{{color:#b00}}</style></head><body>\n<h1>homelab-exporter {}</h1>\n\
+             .failed{{color:#b00}}.nodata,.off{{color:#666}}</style></head><body>\n<h1>homelab-exporter {}</h1>\n\
              <p><a href=\"{}\">Metrics</a> · <a href=\"/-/healthy\">Health</a></p>\n\
-             <table><tr><th>collector</th><th>last scrape</th><th>seconds</th><th>error</th></tr>\n{rows}</table>\n</body></html>\n",
+             <table><tr><th>collector</th><th>last scrape</th><th>seconds</th><th>detail</th></tr>\n{rows}</table>\n</body></html>\n",
             env!("CARGO_PKG_VERSION"),
             html_escape(&self.telemetry_path),
         );

@@ -28,10 +28,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use regex_lite::Regex;
 
 use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
-use crate::host::util::CachedRegex;
+use crate::host::util::Filter;
 use crate::metrics::Snapshot;
 
 /// node_exporter's default mount point exclusion.
@@ -53,27 +52,40 @@ pub const IN_MEMORY_STATFS: &[&str] = &[
 const MAX_STUCK: usize = 8;
 
 /// Flags of the `filesystem` collector.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
 pub struct Options {
-    /// Regexp of mount points to exclude for filesystem collector.
-    #[arg(long = "collector.filesystem.mount-points-exclude", default_value = DEFAULT_MOUNT_POINTS_EXCLUDE)]
-    pub filesystem_mount_points_exclude: String,
-    /// Regexp of filesystem types to exclude for filesystem collector.
-    #[arg(long = "collector.filesystem.fs-types-exclude", default_value = DEFAULT_FS_TYPES_EXCLUDE)]
-    pub filesystem_fs_types_exclude: String,
+    /// Regexp of mount points to exclude for filesystem collector (mutually exclusive to mount-points-include). [default: the pseudo and container mounts]
+    #[arg(long = "collector.filesystem.mount-points-exclude")]
+    pub filesystem_mount_points_exclude: Option<String>,
+    /// Regexp of mount points to include for filesystem collector (mutually exclusive to mount-points-exclude).
+    #[arg(long = "collector.filesystem.mount-points-include")]
+    pub filesystem_mount_points_include: Option<String>,
+    /// Regexp of filesystem types to exclude for filesystem collector (mutually exclusive to fs-types-include). [default: the pseudo filesystems]
+    #[arg(long = "collector.filesystem.fs-types-exclude")]
+    pub filesystem_fs_types_exclude: Option<String>,
+    /// Regexp of filesystem types to include for filesystem collector (mutually exclusive to fs-types-exclude).
+    #[arg(long = "collector.filesystem.fs-types-include")]
+    pub filesystem_fs_types_include: Option<String>,
     /// How long to wait for a mount to respond before marking it as stale (e.g. 5s).
     #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s", value_parser = crate::duration::parse_timeout)]
     pub filesystem_mount_timeout: Duration,
+    /// Accepted for node_exporter's command lines. Here `statfs` runs inline for local
+    /// filesystems and on a thread per possibly hanging mount (at most 8 stuck at once).
+    #[arg(long = "collector.filesystem.stat-workers", default_value_t = 4)]
+    pub filesystem_stat_workers: u16,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            filesystem_mount_points_exclude: DEFAULT_MOUNT_POINTS_EXCLUDE.into(),
-            filesystem_fs_types_exclude: DEFAULT_FS_TYPES_EXCLUDE.into(),
-            filesystem_mount_timeout: Duration::from_secs(5),
-        }
+/// node_exporter's rule for a pair of filters with a default exclude: an
+/// include alone replaces the default exclude; both given is an error.
+fn filter_pair(stem: &str, include: Option<&str>, exclude: Option<&str>, default_exclude: &str) -> Result<Filter, BuildError> {
+    match (include, exclude) {
+        (Some(_), Some(_)) => Err(BuildError {
+            collector: "filesystem",
+            detail: format!("--collector.filesystem.{stem}-exclude and --collector.filesystem.{stem}-include are mutually exclusive"),
+        }),
+        (Some(inc), None) => Filter::new("filesystem", Some(inc), None),
+        (None, exc) => Filter::new("filesystem", None, Some(exc.unwrap_or(default_exclude))),
     }
 }
 
@@ -383,8 +395,8 @@ impl Statter {
 struct Filesystem {
     paths: Arc<HostPaths>,
     /// Asked about every mount on every scrape: answers are remembered.
-    mount_points_exclude: CachedRegex,
-    fs_types_exclude: CachedRegex,
+    mount_points: Filter,
+    fs_types: Filter,
     timeout: Duration,
     statter: Statter,
 }
@@ -410,7 +422,7 @@ impl Filesystem {
                 Some(rest) if !rootfs.is_empty() && (rest.is_empty() || rest.starts_with('/')) => if rest.is_empty() { "/" } else { rest },
                 _ => &mount_point,
             };
-            if self.mount_points_exclude.is_match(label) || self.fs_types_exclude.is_match(m.fs_type) {
+            if !self.mount_points.accepts(label) || !self.fs_types.accepts(m.fs_type) {
                 return;
             }
             // A later mount on the same point hides the earlier one.
@@ -461,16 +473,17 @@ impl HostCollector for Filesystem {
     }
 }
 
-fn regex(flag: &str, p: &str) -> Result<CachedRegex, BuildError> {
-    Regex::new(p).map(CachedRegex::new).map_err(|e| BuildError { collector: "filesystem", detail: format!("--{flag} {p:?}: {e}") })
-}
-
 /// Builds the collector with a given stat function (tests inject one).
 pub fn with_stat(o: &Options, cx: &Context, stat: StatFn) -> Result<Collector, BuildError> {
     Ok(Collector::host(Filesystem {
         paths: cx.paths.clone(),
-        mount_points_exclude: regex("collector.filesystem.mount-points-exclude", &o.filesystem_mount_points_exclude)?,
-        fs_types_exclude: regex("collector.filesystem.fs-types-exclude", &o.filesystem_fs_types_exclude)?,
+        mount_points: filter_pair(
+            "mount-points",
+            o.filesystem_mount_points_include.as_deref(),
+            o.filesystem_mount_points_exclude.as_deref(),
+            DEFAULT_MOUNT_POINTS_EXCLUDE,
+        )?,
+        fs_types: filter_pair("fs-types", o.filesystem_fs_types_include.as_deref(), o.filesystem_fs_types_exclude.as_deref(), DEFAULT_FS_TYPES_EXCLUDE)?,
         timeout: o.filesystem_mount_timeout,
         statter: Statter { stat, quarantined: Arc::default(), stuck_threads: Arc::default(), idle: Mutex::default(), inline: Mutex::default() },
     }))

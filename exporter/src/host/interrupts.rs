@@ -4,7 +4,23 @@
 use std::sync::Arc;
 
 use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
+use crate::host::util::Filter;
 use crate::metrics::{Kind, Snapshot};
+
+/// Flags of the `interrupts` collector.
+#[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+pub struct Options {
+    /// Regexp of interrupts to include, matched against `TYPE;INFO;DEVICES` (mutually exclusive to --collector.interrupts.name-exclude).
+    #[arg(long = "collector.interrupts.name-include")]
+    pub interrupts_name_include: Option<String>,
+    /// Regexp of interrupts to exclude, matched against `TYPE;INFO;DEVICES` (mutually exclusive to --collector.interrupts.name-include).
+    #[arg(long = "collector.interrupts.name-exclude")]
+    pub interrupts_name_exclude: Option<String>,
+    /// Include interrupts whose count is zero.
+    #[arg(long = "collector.interrupts.include-zeros", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub interrupts_include_zeros: bool,
+}
 
 /// One line of `/proc/interrupts`.
 #[derive(Debug, PartialEq)]
@@ -48,15 +64,25 @@ pub fn parse(text: &str) -> Result<Vec<Interrupt>, String> {
     Ok(out)
 }
 
-struct Interrupts(Arc<HostPaths>);
+struct Interrupts {
+    paths: Arc<HostPaths>,
+    names: Filter,
+    include_zeros: bool,
+}
 
 impl HostCollector for Interrupts {
     fn gather(&self, _: &Scrape, out: &mut Snapshot) -> Result<(), Error> {
-        let path = self.0.proc("interrupts");
+        let path = self.paths.proc("interrupts");
         let irqs = parse(&read_to_string(&path)?).map_err(|d| Error::parse(&path, d))?;
         let fam = out.family("node_interrupts_total", "Interrupt details.", Kind::Counter);
         for irq in &irqs {
+            if !self.names.accepts(&format!("{};{};{}", irq.kind, irq.info, irq.devices)) {
+                continue;
+            }
             for (cpu, v) in irq.values.iter().enumerate() {
+                if *v == 0 && !self.include_zeros {
+                    continue;
+                }
                 fam.add(&[("cpu", &cpu.to_string()), ("type", &irq.kind), ("info", &irq.info), ("devices", &irq.devices)], *v as f64);
             }
         }
@@ -65,8 +91,9 @@ impl HostCollector for Interrupts {
 }
 
 /// Builds the collector.
-pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
-    Ok(Some(Collector::host(Interrupts(cx.paths.clone()))))
+pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError> {
+    let names = Filter::exclusive("interrupts", "name", o.interrupts_name_include.as_deref(), o.interrupts_name_exclude.as_deref())?;
+    Ok(Some(Collector::host(Interrupts { paths: cx.paths.clone(), names, include_zeros: o.interrupts_include_zeros })))
 }
 
 #[cfg(test)]
@@ -82,5 +109,31 @@ mod tests {
         assert!(parse("CPU0\n 1: x y\n").is_err());
         assert!(parse("").is_err());
         assert!(parse("nothing\n").is_err());
+    }
+
+    fn counted(args: &[&str]) -> Vec<(String, String, f64)> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("interrupts"), "     CPU0  CPU1\n 16:  0  2  IO-APIC  ehci_hcd:usb1\nNMI:  3  0  Non-maskable interrupts\n").unwrap();
+        let paths = Arc::new(HostPaths { procfs: dir.path().to_owned(), ..HostPaths::default() });
+        let o: Options = crate::collector::parse_options(args).unwrap();
+        let Some(Collector::Host(c)) = build(&o, &Context::new(&paths)).unwrap() else { panic!("not a host collector") };
+        let mut out = Snapshot::new();
+        c.gather(&Scrape { deadline: std::time::Instant::now() + std::time::Duration::from_secs(5) }, &mut out).unwrap();
+        out.families
+            .iter()
+            .flat_map(|f| f.samples.iter().map(|s| (s.labels.iter().find(|(k, _)| *k == "type").unwrap().1.to_string(), s.labels.iter().find(|(k, _)| *k == "cpu").unwrap().1.to_string(), s.value)))
+            .collect()
+    }
+
+    #[test]
+    fn name_filters_and_zeros_follow_node_exporter() {
+        assert_eq!(counted(&[]).len(), 4);
+        assert_eq!(counted(&["--collector.interrupts.include-zeros=false"]), [("16".into(), "1".into(), 2.0), ("NMI".into(), "0".into(), 3.0)]);
+        // Matched against TYPE;INFO;DEVICES, unanchored.
+        assert_eq!(counted(&["--collector.interrupts.name-include=ehci"]).len(), 2);
+        assert!(counted(&["--collector.interrupts.name-exclude=^NMI;"]).iter().all(|(t, _, _)| t == "16"));
+        let o: Options = crate::collector::parse_options(&["--collector.interrupts.name-include=a", "--collector.interrupts.name-exclude=b"]).unwrap();
+        let paths = Arc::new(HostPaths::default());
+        assert!(build(&o, &Context::new(&paths)).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Host collectors: one module per node_exporter collector, each a pure parser plus a thin reader of /proc and /sys.
 
 pub mod arp;
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -41,4 +42,6 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod watchdog;
+pub mod xfs;
+pub mod zfs;
 pub mod util;

@@ -28,6 +28,7 @@ const SKIP_PREFIXES: &[&str] = &[
 const OURS: &[(&str, &[&str])] = &[
     ("node_nf_conntrack_", &[]),
     ("node_arp_", &[]),
+    ("node_btrfs_", &[]),
     ("node_udp_queues", &[]),
     ("node_interrupts_", &[]),
     ("node_processes_", &[]),
@@ -59,6 +60,8 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_time_", &[]),
     ("node_vmstat_", &[]),
     ("node_watchdog_", &[]),
+    ("node_xfs_", &[]),
+    ("node_zfs_", &[]),
     ("node_nfs_", &[]),
     ("node_nfsd_", &[]),
     ("node_mountstats_", &[]),
@@ -83,6 +86,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
+    "btrfs", "xfs", "zfs",
     "nfs", "nfsd", "mountstats", "edac", "drbd", "sysctl", "lnstat",
 ];
 

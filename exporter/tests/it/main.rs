@@ -13,6 +13,7 @@ mod http;
 mod image;
 mod modules;
 mod engine;
+mod node_exporter_flags;
 mod nut;
 mod nut_tls;
 mod packaging;

@@ -133,6 +133,9 @@ pub struct Flags {
     /// Flags of the `tapestats` collector.
     #[command(flatten)]
     pub tapestats: host::tapestats::Options,
+    /// Flags of the `sysctl` collector.
+    #[command(flatten)]
+    pub sysctl: host::sysctl::Options,
     /// Flags of the `textfile` collector.
     #[command(flatten)]
     pub textfile: host::textfile::Options,

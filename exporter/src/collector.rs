@@ -255,6 +255,14 @@ pub trait Probe: Send + Sync + 'static {
     fn module(&self) -> &'static str;
     /// Queries `target` into a snapshot.
     fn probe<'a>(&'a self, target: &'a str, scrape: &'a Scrape) -> ProbeFuture<'a>;
+
+    /// Answers the compatibility path of another exporter of the same
+    /// kind (for NUT, the Go NUT exporter's `/ups_metrics`), given its
+    /// decoded query parameters; `None` when the module has none.
+    fn probe_compat<'a>(&'a self, params: &'a [(String, String)], scrape: &'a Scrape) -> Option<ProbeFuture<'a>> {
+        let _ = (params, scrape);
+        None
+    }
 }
 
 /// A constructed collector of either kind.

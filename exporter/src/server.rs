@@ -224,6 +224,9 @@ impl Server {
             // `/nut?target=HOST:PORT` is the Rust NUT exporter's probe path
             // (the nut_* names are its), so its scrape configs work unchanged.
             "/probe" | "/nut" if is_read => self.probe(&req).await,
+            // The Go NUT exporter's path (DRuggeri/nut_exporter): its
+            // network_ups_tools_* names, `server=` and `ups=` parameters.
+            "/ups_metrics" if is_read => self.probe_compat(&req).await,
             "/" if is_read => self.landing(),
             "/-/healthy" | "/-/ready" if is_read => plain(StatusCode::OK, "Healthy\n"),
             "/" | "/-/healthy" | "/-/ready" => plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n"),
@@ -294,6 +297,40 @@ impl Server {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
         };
         match prober.probe(&target, &Scrape { deadline }).await {
+            Ok(snapshot) => render(req, vec![snapshot]),
+            Err(e) => {
+                let status = match e {
+                    ProbeError::NotAllowed(_) => StatusCode::FORBIDDEN,
+                    ProbeError::BadTarget(_) => StatusCode::BAD_REQUEST,
+                };
+                plain(status, format!("{e}\n"))
+            }
+        }
+    }
+
+    /// `/ups_metrics?server=HOST:PORT&ups=NAME`: the probe module's
+    /// compatibility path (see [`Probe::probe_compat`]).
+    async fn probe_compat(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let Some(prober) = &self.probe else {
+            return plain(StatusCode::NOT_FOUND, "probing is off: start with --collector.nut.probe\n");
+        };
+        let mut params = Vec::new();
+        for pair in req.uri().query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match (percent_decode(key), percent_decode(value)) {
+                (Some(k), Some(v)) => params.push((k, v)),
+                _ => return plain(StatusCode::BAD_REQUEST, "malformed query parameter\n"),
+            }
+        }
+        let deadline = deadline_from_header(req.headers().get("x-prometheus-scrape-timeout-seconds"), Instant::now());
+        let Some(_in_flight) = self.admit() else {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
+        };
+        let scrape = Scrape { deadline };
+        let Some(answer) = prober.probe_compat(&params, &scrape) else {
+            return plain(StatusCode::NOT_FOUND, "not found\n");
+        };
+        match answer.await {
             Ok(snapshot) => render(req, vec![snapshot]),
             Err(e) => {
                 let status = match e {

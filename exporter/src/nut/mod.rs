@@ -217,6 +217,35 @@ impl Prober {
         let _failures = self.shared.gather(std::slice::from_ref(target), scrape, &mut out).await;
         Ok(out)
     }
+
+    /// `/ups_metrics?server=HOST[:PORT]&ups=NAME`, the Go NUT exporter's
+    /// (DRuggeri/nut_exporter) path: its `network_ups_tools_*` names, of
+    /// one UPS when `ups` is given. Without `server`, the one target the
+    /// prober may query (an error when it may query several).
+    pub async fn probe_go_exporter(&self, server: Option<&str>, ups: Option<&str>, scrape: &Scrape) -> Result<Snapshot, ProbeError> {
+        let target = match server {
+            Some(server) => {
+                let address = Address::parse(server).map_err(|e| ProbeError::BadTarget(format!("server: {e}")))?;
+                let label = address.to_string();
+                self.allowed.get(&label).cloned().ok_or_else(|| {
+                    ProbeError::NotAllowed(format!("server {label} is not allowed: configure it or add --collector.nut.probe-allow={label}"))
+                })?
+            }
+            None => {
+                let mut only = self.allowed.values();
+                match (only.next(), only.next()) {
+                    (Some(t), None) => t.clone(),
+                    _ => return Err(ProbeError::BadTarget("several NUT servers may be queried: name one with server=HOST:PORT".into())),
+                }
+            }
+        };
+        let mut out = Snapshot::new();
+        let _failures = self.shared.gather_as(std::slice::from_ref(&target), scrape, &mut out, true, ups).await;
+        // The Go exporter's names alone (raw mode adds them to nut_*), and
+        // whether the server answered.
+        out.families.retain(|f| f.name.starts_with("network_ups_tools_") || f.name.starts_with("homelab_exporter_"));
+        Ok(out)
+    }
 }
 
 impl Probe for Prober {
@@ -226,6 +255,11 @@ impl Probe for Prober {
 
     fn probe<'a>(&'a self, target: &'a str, scrape: &'a Scrape) -> ProbeFuture<'a> {
         Box::pin(self.probe_target(target, scrape))
+    }
+
+    fn probe_compat<'a>(&'a self, params: &'a [(String, String)], scrape: &'a Scrape) -> Option<ProbeFuture<'a>> {
+        let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        Some(Box::pin(self.probe_go_exporter(get("server"), get("ups"), scrape)))
     }
 }
 
@@ -436,6 +470,12 @@ impl Shared {
     /// (less a margin) or `--collector.nut.timeout`, and emits their
     /// series. Returns one message per target that failed.
     async fn gather(&self, targets: &[Arc<Target>], scrape: &Scrape, out: &mut Snapshot) -> Vec<String> {
+        self.gather_as(targets, scrape, out, self.raw, None).await
+    }
+
+    /// [`Shared::gather`] with the names chosen per call (`raw`: the Go NUT
+    /// exporter's) and, when `only` names one, that UPS's series alone.
+    async fn gather_as(&self, targets: &[Arc<Target>], scrape: &Scrape, out: &mut Snapshot, raw: bool, only: Option<&str>) -> Vec<String> {
         // Leave the caller a moment to take our snapshot before its deadline.
         let budget = scrape.backend_budget();
         let deadline = (Instant::now() + budget).min(Instant::now() + self.timeout);
@@ -479,6 +519,9 @@ impl Shared {
                 emit::emit_server(out, &target.label, v);
             }
             for (name, description, vars) in data.upses {
+                if only.is_some_and(|ups| ups != name) {
+                    continue;
+                }
                 let mut label = name;
                 if used_labels.contains(&label) {
                     // Two upsd serve a UPS of the same name: NUT's own notation keeps them apart.
@@ -487,7 +530,7 @@ impl Shared {
                 used_labels.insert(label.clone());
                 let error = vars.as_ref().err().map(|code| format!("LIST VAR answered ERR {code}"));
                 self.note(&mut next, &previous, format!("{}/{label}", target.label), error);
-                emit::emit_ups(out, &UpsData { label, description, vars }, self.raw);
+                emit::emit_ups(out, &UpsData { label, description, vars }, raw);
             }
         }
         if let Ok(mut seen) = self.seen.lock() {

@@ -825,6 +825,50 @@ fn config_file_servers_with_credentials_and_ups_filter() {
     assert!(err.contains("config.yaml:3:") && !err.contains("pw@"), "{err}");
 }
 
+/// `/ups_metrics?server=HOST:PORT&ups=NAME`, the Go NUT exporter's path:
+/// its `network_ups_tools_*` names for one UPS of the upsd, on the real
+/// upsd, under the same allow list as `/probe`.
+#[test]
+fn go_nut_exporter_path_serves_one_ups_with_its_names() {
+    let Some(nut) = NutServer::start(UPSES) else { return };
+    let (first, _, _) = UPSES[0];
+    let (second, _, _) = UPSES[1];
+    let exporter = Exporter::start(&[
+        "--collector.disable-defaults".into(),
+        "--collector.loadavg".into(),
+        "--collector.nut.probe".into(),
+        format!("--collector.nut.probe-allow={}", nut.target()),
+    ]);
+    // One allowed server: `server=` may be left out, as the Go exporter's
+    // scrape configs leave it out for its single configured server.
+    for path in [format!("/ups_metrics?ups={first}"), format!("/ups_metrics?server={}&ups={first}", nut.target())] {
+        let (status, _, body) = exporter.get(&path, &[("X-Prometheus-Scrape-Timeout-Seconds", "5")]);
+        let text = String::from_utf8(body).unwrap();
+        assert_eq!(status, 200, "{path}: {text}");
+        let p = parse_exposition(&text);
+        assert!(p.series.iter().any(|s| s.name == "network_ups_tools_battery_charge" && s.labels.get("ups").map(String::as_str) == Some(first)), "{text}");
+        assert!(p.series.iter().any(|s| s.name == "network_ups_tools_device_info"), "{text}");
+        assert!(!p.series.iter().any(|s| s.labels.get("ups").map(String::as_str) == Some(second)), "{path}: another UPS in {text}");
+        assert!(!text.contains("\nnut_"), "{text}");
+    }
+    // Without ups=, every UPS of the server.
+    let (_, _, body) = exporter.get("/ups_metrics", &[("X-Prometheus-Scrape-Timeout-Seconds", "5")]);
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains(&format!("ups=\"{second}\"")), "{text}");
+    assert_eq!(exporter.get("/ups_metrics?server=127.0.0.1:1", &[]).0, 403);
+    drop(exporter);
+
+    // Several allowed servers: `server=` is needed.
+    let exporter = Exporter::start(&[
+        "--collector.disable-defaults".into(),
+        "--collector.nut.probe".into(),
+        format!("--collector.nut.probe-allow={}", nut.target()),
+        format!("--collector.nut.probe-allow=127.0.0.1:{}", free_port()),
+    ]);
+    assert_eq!(exporter.get(&format!("/ups_metrics?ups={first}"), &[]).0, 400);
+    assert_eq!(exporter.get(&format!("/ups_metrics?server={}&ups={first}", nut.target()), &[]).0, 200);
+}
+
 /// `/probe?module=nut&target=HOST:PORT`: off unless enabled, only for
 /// configured or allowed targets.
 #[test]

@@ -97,6 +97,9 @@ pub struct Flags {
     /// Flags of the `hwmon` collector.
     #[command(flatten)]
     pub hwmon: host::hwmon::Options,
+    /// Flags of the `infiniband` collector.
+    #[command(flatten)]
+    pub infiniband: host::infiniband::Options,
     /// Flags of the `netclass` collector.
     #[command(flatten)]
     pub netclass: host::netclass::Options,

@@ -69,15 +69,18 @@ macro_rules! entry {
 /// Defaults follow node_exporter's for the host collectors.
 pub static COLLECTORS: &[Entry] = &[
     entry!("arp", true, |s| host::arp::build(&s.flags.arp, &s.context())),
+    entry!("bonding", true, |s| host::bonding::build(&s.context())),
     entry!("conntrack", true, |s| host::conntrack::build(&s.context())),
     entry!("cpu", true, |s| host::cpu::build(&s.flags.cpu, &s.context())),
     entry!("cpufreq", true, |s| host::cpufreq::build(&s.context())),
     entry!("diskstats", true, |s| host::diskstats::build(&s.flags.diskstats, &s.context())),
     entry!("docker", true, |s| docker::build(&s.flags.docker, &s.context())),
     entry!("entropy", true, |s| host::entropy::build(&s.context())),
+    entry!("fibrechannel", true, |s| host::fibrechannel::build(&s.context())),
     entry!("filefd", true, |s| host::filefd::build(&s.context())),
     entry!("filesystem", true, |s| host::filesystem::build(&s.flags.filesystem, &s.context())),
     entry!("hwmon", true, |s| host::hwmon::build(&s.flags.hwmon, &s.context())),
+    entry!("infiniband", true, |s| host::infiniband::build(&s.flags.infiniband, &s.context())),
     entry!("interrupts", false, |s| host::interrupts::build(&s.context())),
     entry!("loadavg", true, |s| host::loadavg::build(&s.context())),
     entry!("mdadm", true, |s| host::mdadm::build(&s.context())),

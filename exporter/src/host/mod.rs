@@ -1,14 +1,17 @@
 //! Host collectors: one module per node_exporter collector, each a pure parser plus a thin reader of /proc and /sys.
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
 pub mod diskstats;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod infiniband;
 pub mod interrupts;
 pub mod loadavg;
 pub mod mdadm;

@@ -60,6 +60,9 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_vmstat_", &[]),
     ("node_watchdog_", &[]),
     ("node_scrape_collector_success", &[]),
+    ("node_bonding_", &[]),
+    ("node_infiniband_", &[]),
+    ("node_fibrechannel_", &[]),
 ];
 
 fn skipped(name: &str) -> bool {
@@ -76,6 +79,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
+    "bonding", "infiniband", "fibrechannel",
 ];
 
 fn args() -> Vec<String> {

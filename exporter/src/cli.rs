@@ -100,6 +100,9 @@ pub struct Flags {
     /// Flags of the `infiniband` collector.
     #[command(flatten)]
     pub infiniband: host::infiniband::Options,
+    /// Flags of the `ipvs` collector.
+    #[command(flatten)]
+    pub ipvs: host::ipvs::Options,
     /// Flags of the `netclass` collector.
     #[command(flatten)]
     pub netclass: host::netclass::Options,

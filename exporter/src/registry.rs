@@ -82,6 +82,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("hwmon", true, |s| host::hwmon::build(&s.flags.hwmon, &s.context())),
     entry!("infiniband", true, |s| host::infiniband::build(&s.flags.infiniband, &s.context())),
     entry!("interrupts", false, |s| host::interrupts::build(&s.context())),
+    entry!("ipvs", true, |s| host::ipvs::build(&s.flags.ipvs, &s.context())),
     entry!("loadavg", true, |s| host::loadavg::build(&s.context())),
     entry!("mdadm", true, |s| host::mdadm::build(&s.context())),
     entry!("meminfo", true, |s| host::meminfo::build(&s.context())),
@@ -106,6 +107,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("uname", true, |s| host::uname::build(&s.context())),
     entry!("vmstat", true, |s| host::vmstat::build(&s.flags.vmstat, &s.context())),
     entry!("watchdog", true, |s| host::watchdog::build(&s.context())),
+    entry!("xfrm", false, |s| host::xfrm::build(&s.context())),
     entry!("nut", true, |s| nut::build(&s.flags.nut, &s.context_with(|c| c.file.nut.as_ref()))),
     entry!("proxmox", true, |s| proxmox::build(&s.flags.proxmox, &s.context_with(|c| c.file.proxmox.as_ref()))),
 ];

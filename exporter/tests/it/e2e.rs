@@ -63,6 +63,8 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_bonding_", &[]),
     ("node_infiniband_", &[]),
     ("node_fibrechannel_", &[]),
+    ("node_ipvs_", &[]),
+    ("node_xfrm_", &[]),
 ];
 
 fn skipped(name: &str) -> bool {
@@ -79,7 +81,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    "bonding", "infiniband", "fibrechannel",
+    "bonding", "infiniband", "fibrechannel", "ipvs", "xfrm",
 ];
 
 fn args() -> Vec<String> {

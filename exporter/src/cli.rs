@@ -112,6 +112,9 @@ pub struct Flags {
     /// Flags of the `netstat` collector.
     #[command(flatten)]
     pub netstat: host::netstat::Options,
+    /// Flags of the `pcidevice` collector.
+    #[command(flatten)]
+    pub pcidevice: host::pcidevice::Options,
     /// Flags of the `powersupplyclass` collector.
     #[command(flatten)]
     pub powersupplyclass: host::powersupplyclass::Options,

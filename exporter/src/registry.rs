@@ -91,6 +91,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("netdev", true, |s| host::netdev::build(&s.flags.netdev, &s.context())),
     entry!("netstat", true, |s| host::netstat::build(&s.flags.netstat, &s.context())),
     entry!("os", true, |s| host::os::build(&s.context())),
+    entry!("pcidevice", false, |s| host::pcidevice::build(&s.flags.pcidevice, &s.context())),
     entry!("powersupplyclass", true, |s| host::powersupplyclass::build(&s.flags.powersupplyclass, &s.context())),
     entry!("pressure", true, |s| host::pressure::build(&s.context())),
     entry!("raspberrypi", true, |s| host::raspberrypi::build(&s.context())),

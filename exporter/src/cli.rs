@@ -118,6 +118,9 @@ pub struct Flags {
     /// Flags of the `powersupplyclass` collector.
     #[command(flatten)]
     pub powersupplyclass: host::powersupplyclass::Options,
+    /// Flags of the `qdisc` collector.
+    #[command(flatten)]
+    pub qdisc: host::qdisc::Options,
     /// Flags of the `stat` collector.
     #[command(flatten)]
     pub stat: host::stat::Options,
@@ -127,6 +130,9 @@ pub struct Flags {
     /// Flags of the `vmstat` collector.
     #[command(flatten)]
     pub vmstat: host::vmstat::Options,
+    /// Flags of the `wifi` collector.
+    #[command(flatten)]
+    pub wifi: host::wifi::Options,
     /// Flags of the `nut` collector.
     #[command(flatten)]
     pub nut: crate::nut::Options,

@@ -66,6 +66,8 @@ const OURS: &[(&str, &[&str])] = &[
     ("node_ipvs_", &[]),
     ("node_xfrm_", &[]),
     ("node_pcidevice_", &[]),
+    ("node_qdisc_", &[]),
+    ("node_wifi_", &[]),
 ];
 
 fn skipped(name: &str) -> bool {
@@ -82,7 +84,7 @@ const ENABLED: &[&str] = &[
     "arp", "udp_queues", "interrupts", "processes", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm",
     "meminfo", "netclass", "netdev", "netstat", "powersupplyclass", "pressure", "schedstat",
     "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    "bonding", "infiniband", "fibrechannel", "ipvs", "xfrm", "pcidevice",
+    "bonding", "infiniband", "fibrechannel", "ipvs", "xfrm", "pcidevice", "qdisc", "wifi",
 ];
 
 fn args() -> Vec<String> {
@@ -101,6 +103,9 @@ fn args() -> Vec<String> {
         "--collector.arp.device-exclude=nope".into(),
         "--no-collector.arp.netlink".into(),
         "--collector.stat.softirq".into(),
+        "--collector.qdisc.device-include=(wlan0|eth0)".into(),
+        format!("--collector.qdisc.fixtures={o}/qdisc/"),
+        format!("--collector.wifi.fixtures={o}/wifi"),
         format!("--collector.textfile.directory={o}/textfile/two_metric_files/"),
     ];
     if cfg!(target_arch = "x86_64") {

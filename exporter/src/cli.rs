@@ -109,6 +109,12 @@ pub struct Flags {
     /// Flags of the `interrupts` collector.
     #[command(flatten)]
     pub interrupts: host::interrupts::Options,
+    /// Flags of the `infiniband` collector.
+    #[command(flatten)]
+    pub infiniband: host::infiniband::Options,
+    /// Flags of the `ipvs` collector.
+    #[command(flatten)]
+    pub ipvs: host::ipvs::Options,
     /// Flags of the `netclass` collector.
     #[command(flatten)]
     pub netclass: host::netclass::Options,
@@ -118,6 +124,9 @@ pub struct Flags {
     /// Flags of the `netstat` collector.
     #[command(flatten)]
     pub netstat: host::netstat::Options,
+    /// Flags of the `pcidevice` collector.
+    #[command(flatten)]
+    pub pcidevice: host::pcidevice::Options,
     /// Flags of the `powersupplyclass` collector.
     #[command(flatten)]
     pub powersupplyclass: host::powersupplyclass::Options,
@@ -127,6 +136,9 @@ pub struct Flags {
     /// Flags of the `slabinfo` collector.
     #[command(flatten)]
     pub slabinfo: host::slabinfo::Options,
+    /// Flags of the `qdisc` collector.
+    #[command(flatten)]
+    pub qdisc: host::qdisc::Options,
     /// Flags of the `stat` collector.
     #[command(flatten)]
     pub stat: host::stat::Options,
@@ -142,6 +154,9 @@ pub struct Flags {
     /// Flags of the `vmstat` collector.
     #[command(flatten)]
     pub vmstat: host::vmstat::Options,
+    /// Flags of the `wifi` collector.
+    #[command(flatten)]
+    pub wifi: host::wifi::Options,
     /// Flags of the `nut` collector.
     #[command(flatten)]
     pub nut: crate::nut::Options,

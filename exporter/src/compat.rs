@@ -25,23 +25,15 @@ const NOT_YET: &str = "is not implemented in this exporter yet";
 
 /// node_exporter's Linux collectors that are not built here.
 pub static UNBUILT: &[Unbuilt] = &[
-    Unbuilt { name: "bonding", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "ethtool", default_enabled: false, why: "reads the SIOCETHTOOL ioctl, which this exporter does not implement" },
-    Unbuilt { name: "fibrechannel", default_enabled: true, why: NOT_YET },
-    Unbuilt { name: "infiniband", default_enabled: true, why: NOT_YET },
-    Unbuilt { name: "ipvs", default_enabled: true, why: NOT_YET },
     Unbuilt { name: "logind", default_enabled: false, why: "reads systemd-logind over D-Bus, which this exporter does not speak" },
     Unbuilt { name: "network_route", default_enabled: false, why: "reads the routing table over rtnetlink, which this exporter does not implement" },
     Unbuilt { name: "ntp", default_enabled: false, why: "deprecated in node_exporter; the timex collector reports the kernel's clock synchronisation" },
-    Unbuilt { name: "pcidevice", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "perf", default_enabled: false, why: "needs perf_event_open and CAP_PERFMON, which a homelab exporter should not hold" },
-    Unbuilt { name: "qdisc", default_enabled: false, why: NOT_YET },
     Unbuilt { name: "runit", default_enabled: false, why: "deprecated in node_exporter and not implemented here" },
     Unbuilt { name: "supervisord", default_enabled: false, why: "deprecated in node_exporter and not implemented here" },
     Unbuilt { name: "systemd", default_enabled: false, why: "reads systemd over D-Bus, which this exporter does not speak" },
     Unbuilt { name: "tcpstat", default_enabled: false, why: "reads sockets over NETLINK_SOCK_DIAG, which this exporter does not implement" },
-    Unbuilt { name: "wifi", default_enabled: false, why: NOT_YET },
-    Unbuilt { name: "xfrm", default_enabled: false, why: NOT_YET },
 ];
 
 /// Looks an unbuilt collector up by name.

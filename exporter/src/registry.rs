@@ -83,6 +83,7 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("arp", true, |s| host::arp::build(&s.flags.arp, &s.context())),
     entry!("bcache", true, |s| host::bcache::build(&s.flags.bcache, &s.context())),
     entry!("bcachefs", true, |s| host::bcachefs::build(&s.context())),
+    entry!("bonding", true, |s| host::bonding::build(&s.context())),
     entry!("btrfs", true, |s| host::btrfs::build(&s.context())),
     entry!("buddyinfo", false, |s| host::buddyinfo::build(&s.context())),
     entry!("cgroups", false, |s| host::cgroups::build(&s.context())),
@@ -98,10 +99,13 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("drm", false, |s| host::drm::build(&s.context())),
     entry!("edac", true, |s| host::edac::build(&s.context()), "no EDAC memory controllers in sysfs"),
     entry!("entropy", true, |s| host::entropy::build(&s.context())),
+    entry!("fibrechannel", true, |s| host::fibrechannel::build(&s.context())),
     entry!("filefd", true, |s| host::filefd::build(&s.context())),
     entry!("filesystem", true, |s| host::filesystem::build(&s.flags.filesystem, &s.context())),
     entry!("hwmon", true, |s| host::hwmon::build(&s.flags.hwmon, &s.context())),
+    entry!("infiniband", true, |s| host::infiniband::build(&s.flags.infiniband, &s.context())),
     entry!("interrupts", false, |s| host::interrupts::build(&s.flags.interrupts, &s.context())),
+    entry!("ipvs", true, |s| host::ipvs::build(&s.flags.ipvs, &s.context())),
     entry!("kernel_hung", true, |s| host::kernel_hung::build(&s.context())),
     entry!("ksmd", false, |s| host::ksmd::build(&s.context())),
     entry!("lnstat", false, |s| host::lnstat::build(&s.context())),
@@ -119,8 +123,10 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("nvme", true, |s| host::nvme::build(&s.context())),
     entry!("nvmesubsystem", false, |s| host::nvmesubsystem::build(&s.context())),
     entry!("os", true, |s| host::os::build(&s.context())),
+    entry!("pcidevice", false, |s| host::pcidevice::build(&s.flags.pcidevice, &s.context())),
     entry!("powersupplyclass", true, |s| host::powersupplyclass::build(&s.flags.powersupplyclass, &s.context())),
     entry!("pressure", true, |s| host::pressure::build(&s.context())),
+    entry!("qdisc", false, |s| host::qdisc::build(&s.flags.qdisc, &s.context())),
     entry!("rapl", true, |s| host::rapl::build(&s.flags.rapl, &s.context())),
     entry!("raspberrypi", true, |s| host::raspberrypi::build(&s.context()), "not a Raspberry Pi (no firmware device in sysfs)"),
     entry!("processes", false, |s| host::processes::build(&s.context())),
@@ -157,6 +163,8 @@ pub static COLLECTORS: &[Entry] = &[
         "no Proxmox API to read (set --collector.proxmox.url or proxmox: in the configuration file)"
     ),
     entry!("zoneinfo", false, |s| host::zoneinfo::build(&s.context())),
+    entry!("wifi", false, |s| host::wifi::build(&s.flags.wifi, &s.context())),
+    entry!("xfrm", false, |s| host::xfrm::build(&s.context())),
 ];
 
 /// Looks a collector up by name.

@@ -38,6 +38,9 @@ fn reference() -> String {
             "--collector.cpu.info.flags-include=^aes$".into(),
             "--collector.cpu.info.bugs-include=^mds$".into(),
             "--collector.stat.softirq".into(),
+            // qdisc and wifi read node_exporter's JSON fixtures (no netlink here).
+            format!("--collector.qdisc.fixtures={t}/qdisc"),
+            format!("--collector.wifi.fixtures={t}/wifi"),
             "--collector.disable-defaults".into(),
             format!("--collector.{}", entry.name),
         ];

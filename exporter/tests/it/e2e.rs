@@ -261,3 +261,40 @@ fn os_collector_matches_node_exporter_on_ubuntu_os_release() {
     assert_eq!(pick(&ours), pick(&expected));
     assert_eq!(pick(&ours).len(), 2);
 }
+
+/// node_exporter's own test of `--collector.pcidevice.names` (its
+/// `pcidevice-names-output.txt`): the info series of the oracle tree's
+/// three devices named from its small `pci.ids`.
+#[test]
+fn pcidevice_names_come_from_the_ids_file() {
+    let o = node_exporter_tree();
+    let exporter = Exporter::start(&[
+        format!("--path.sysfs={}/sys", o.display()),
+        "--collector.disable-defaults".into(),
+        "--collector.pcidevice".into(),
+        "--collector.pcidevice.names".into(),
+        format!("--collector.pcidevice.idsfile={}/pci.ids", o.display()),
+    ]);
+    let parsed = parse_exposition(&exporter.metrics());
+    let mut names: Vec<[String; 6]> = parsed
+        .series
+        .iter()
+        .filter(|s| s.name == "node_pcidevice_info")
+        .map(|s| ["bus", "vendor_name", "device_name", "subsystem_vendor_name", "subsystem_device_name", "class_name"].map(|k| s.labels[k].clone()))
+        .collect();
+    names.sort();
+    let expected = [
+        ["00", "Advanced Micro Devices, Inc. [AMD]", "Renoir/Cezanne PCIe GPP Bridge", "Lenovo", "T540-5095 Unified Wire Ethernet Controller", "PCI bridge"],
+        [
+            "01",
+            "Micron/Crucial Technology",
+            "P2 [Nick P2] / P3 / P3 Plus NVMe PCIe SSD (DRAM-less)",
+            "Micron/Crucial Technology",
+            "PS5021-E21 PCIe4 NVMe Controller (DRAM-less)",
+            "NVM Express",
+        ],
+        ["45", "Intel Corporation", "I350 Gigabit Network Connection", "Intel Corporation", "Ethernet Network Adapter I350-T4 for OCP NIC 3.0", "Ethernet controller"],
+    ]
+    .map(|row| row.map(String::from));
+    assert_eq!(names, expected);
+}

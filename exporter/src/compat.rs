@@ -20,9 +20,6 @@ pub struct Unbuilt {
     pub why: &'static str,
 }
 
-/// Why a collector still to be written is not built.
-const NOT_YET: &str = "is not implemented in this exporter yet";
-
 /// node_exporter's Linux collectors that are not built here.
 pub static UNBUILT: &[Unbuilt] = &[
     Unbuilt { name: "ethtool", default_enabled: false, why: "reads the SIOCETHTOOL ioctl, which this exporter does not implement" },

@@ -246,6 +246,12 @@ impl Engine {
         self
     }
 
+    /// Whether the exporter's own series are written (`process_*`, the
+    /// handler's `promhttp_*`).
+    pub fn exporter_metrics(&self) -> bool {
+        self.exporter_metrics
+    }
+
     /// The collectors that run, in table order.
     pub fn running(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.collectors.iter().map(|(name, _)| *name)

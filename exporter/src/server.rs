@@ -5,7 +5,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::collector::{Probe, ProbeError, Scrape};
 use crate::encode::{self, Format};
-use crate::metrics::Snapshot;
+use crate::metrics::{Kind, Snapshot};
 use crate::scrape::Engine;
 use crate::webconfig::Live;
 
@@ -54,6 +54,10 @@ pub struct Server {
     telemetry_path: String,
     max_requests: usize,
     in_flight: AtomicUsize,
+    /// `/metrics` answers so far, by status: 200 and 503 (this handler
+    /// has no 500: encoding cannot fail).
+    answered_ok: AtomicU64,
+    answered_busy: AtomicU64,
     web: Option<Arc<Live>>,
     probe: Option<Arc<dyn Probe>>,
 }
@@ -97,7 +101,16 @@ impl Server {
         web: Option<Arc<Live>>,
         probe: Option<Arc<dyn Probe>>,
     ) -> Arc<Self> {
-        Arc::new(Self { engine, telemetry_path, max_requests, in_flight: AtomicUsize::new(0), web, probe })
+        Arc::new(Self {
+            engine,
+            telemetry_path,
+            max_requests,
+            in_flight: AtomicUsize::new(0),
+            answered_ok: AtomicU64::new(0),
+            answered_busy: AtomicU64::new(0),
+            web,
+            probe,
+        })
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets open
@@ -263,10 +276,43 @@ impl Server {
             Err(e) => return plain(StatusCode::BAD_REQUEST, format!("Couldn't create filtered metrics handler: {e}\n")),
         };
         let Some(_in_flight) = self.admit() else {
+            self.answered_busy.fetch_add(1, Ordering::Relaxed);
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
         };
-        let snapshots = self.engine.scrape_selected(deadline, selected.as_deref()).await;
-        render(req, snapshots)
+        let mut snapshots = self.engine.scrape_selected(deadline, selected.as_deref()).await;
+        if self.engine.exporter_metrics() {
+            snapshots.push(self.handler_metrics());
+        }
+        let response = render(req, snapshots);
+        self.answered_ok.fetch_add(1, Ordering::Relaxed);
+        response
+    }
+
+    /// The `promhttp_metric_handler_*` series node_exporter's handler
+    /// writes (Go's client library), with the same meaning: answers before
+    /// this one by status code, scrapes being served (this one included),
+    /// and internal errors (none: gathering failures are collector
+    /// failures here, and encoding cannot fail).
+    fn handler_metrics(&self) -> Snapshot {
+        let mut out = Snapshot::new();
+        out.family(
+            "promhttp_metric_handler_errors_total",
+            "Total number of internal errors encountered by the promhttp metric handler.",
+            Kind::Counter,
+        )
+        .add(&[("cause", "encoding")], 0.0)
+        .add(&[("cause", "gathering")], 0.0);
+        out.gauge(
+            "promhttp_metric_handler_requests_in_flight",
+            "Current number of scrapes being served.",
+            &[],
+            self.in_flight.load(Ordering::Acquire) as f64,
+        );
+        out.family("promhttp_metric_handler_requests_total", "Total number of scrapes by HTTP status code.", Kind::Counter)
+            .add(&[("code", "200")], self.answered_ok.load(Ordering::Relaxed) as f64)
+            .add(&[("code", "500")], 0.0)
+            .add(&[("code", "503")], self.answered_busy.load(Ordering::Relaxed) as f64);
+        out
     }
 
     /// `/probe?module=MODULE&target=...` (or `/nut?target=...`): one target

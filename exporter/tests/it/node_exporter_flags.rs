@@ -135,6 +135,7 @@ fn every_flag_and_collector_of_node_exporter_is_accepted() {
         assert!(body.contains("homelab_exporter_build_info"), "{body}");
         // --web.disable-exporter-metrics was given (as --no-… in the second run).
         assert_eq!(body.contains("process_resident_memory_bytes"), !switch_on, "exporter metrics with disable={switch_on}");
+        assert_eq!(body.contains("promhttp_metric_handler_requests_total"), !switch_on, "handler metrics with disable={switch_on}");
         let status = exporter.terminate();
         assert!(status.is_some(), "exporter did not stop");
     }

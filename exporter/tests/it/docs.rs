@@ -3,7 +3,7 @@
 //! collector, and this test fails when the committed file drifts from it.
 //! `UPDATE_GOLDEN=1 cargo test -p homelab-exporter --test it docs` rewrites it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use homelab_exporter::encode::merge;
@@ -121,7 +121,7 @@ fn absence_reason(name: &str, in_node_exporter_fixture_output: bool) -> &'static
     const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         ("node_systemd_", "systemd collector (D-Bus) not implemented here (off by default in node_exporter)"),
         ("node_tcp_connection_states", "tcpstat collector not implemented here (off by default in node_exporter)"),
-        ("node_kernel_hung_", "kernel_hung collector not implemented here"),
+        ("node_kernel_hung_tasks", "not written by node_exporter 1.12 either: its kernel_hung collector writes `node_kernel_hung_tasks_total`, as this exporter does"),
         ("node_exporter", "node_exporter's own build info; this exporter reports homelab_exporter_build_info"),
     ];
     if let Some((_, why)) = NOT_IMPLEMENTED.iter().find(|(p, _)| name.starts_with(p)) {
@@ -195,4 +195,33 @@ fn compatibility_report_is_up_to_date() {
     assert!(missing.is_empty(), "Node Exporter Full queries names the fixtures produce and we do not: {missing:#?}");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(committed == generated, "docs/COMPATIBILITY.md is out of date: run UPDATE_GOLDEN=1 cargo test -p homelab-exporter --test it docs");
+}
+
+/// The names of a README paragraph that starts with `lead`, up to its
+/// first full stop.
+fn readme_list(readme: &str, lead: &str) -> BTreeSet<String> {
+    let start = readme.find(lead).unwrap_or_else(|| panic!("README has no {lead:?}")) + lead.len();
+    let rest = &readme[start..];
+    let text = &rest[..rest.find('.').unwrap_or(rest.len())];
+    let text = text.split_once(':').map_or(text, |(_, list)| list);
+    text.split([',', '\n', ' ']).map(|w| w.trim()).filter(|w| !w.is_empty() && *w != "and").map(str::to_owned).collect()
+}
+
+/// README's lists of collectors (on by default, off by default, not built)
+/// are the registry's and compat's.
+#[test]
+fn readme_lists_every_collector_with_its_default() {
+    use homelab_exporter::compat;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let network = ["docker", "nut", "proxmox"];
+    let on: BTreeSet<String> =
+        registry::COLLECTORS.iter().filter(|e| e.default_enabled && !network.contains(&e.name)).map(|e| e.name.to_owned()).collect();
+    let off: BTreeSet<String> = registry::COLLECTORS.iter().filter(|e| !e.default_enabled).map(|e| e.name.to_owned()).collect();
+    assert_eq!(readme_list(&readme, "On by default"), on);
+    assert_eq!(readme_list(&readme, "Off by default (`--collector.NAME` turns one on)"), off);
+    let unbuilt: BTreeSet<String> = compat::UNBUILT.iter().map(|u| u.name.to_owned()).collect();
+    let text = &readme[readme.find("Accepted but not built").unwrap()..];
+    let text = &text[text.find("): ").unwrap()..text.find("\n\n").unwrap()];
+    let named: BTreeSet<String> = unbuilt.iter().filter(|n| text.contains(n.as_str())).cloned().collect();
+    assert_eq!(named, unbuilt, "README's list of collectors not built");
 }

@@ -267,6 +267,9 @@ pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings,
     Ok(Settings { enabled: on.into_iter().filter(|(_, v)| *v).map(|(n, _)| n).collect(), flags, paths, config, unbuilt, warnings })
 }
 
+/// Built collectors by name, in table order.
+type Built = Vec<(&'static str, Collector)>;
+
 /// Builds every enabled collector of `table`, in table order.
 pub fn build_enabled(table: &[Entry], settings: &Settings) -> Result<Vec<(&'static str, Collector)>, BuildError> {
     Ok(build_table(table, settings)?.0)
@@ -274,7 +277,7 @@ pub fn build_enabled(table: &[Entry], settings: &Settings) -> Result<Vec<(&'stat
 
 /// Builds every enabled collector of `table`, in table order, and says why
 /// each of the others does not run.
-fn build_table(table: &[Entry], settings: &Settings) -> Result<(Vec<(&'static str, Collector)>, Vec<NotRunning>), BuildError> {
+fn build_table(table: &[Entry], settings: &Settings) -> Result<(Built, Vec<NotRunning>), BuildError> {
     let mut collectors = Vec::new();
     let mut others = Vec::new();
     for entry in table {

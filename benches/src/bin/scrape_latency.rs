@@ -1,5 +1,8 @@
 //! The scrape-latency harness: starts homelab-exporter and Debian's
-//! prometheus-node-exporter with the same host collectors on loopback,
+//! prometheus-node-exporter with the same host collectors on loopback (the
+//! full default set: every collector node_exporter 1.12 runs by default,
+//! from `testdata/upstream/node_exporter/command-line.tsv`, that both
+//! binaries have),
 //! scrapes them in alternation and writes the figures to `benches/RESULTS.md`.
 //!
 //! ```sh
@@ -20,13 +23,18 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The host collectors both exporters run.
-const COLLECTORS: &[&str] = &[
-    "arp", "udp_queues", "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "filesystem", "hwmon", "loadavg",
-    "mdadm", "meminfo", "netclass", "netdev", "netstat", "os", "powersupplyclass", "pressure",
-    "schedstat", "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "timex", "uname",
-    "vmstat", "watchdog",
-];
+/// node_exporter 1.12's collectors that run by default (its command line as
+/// data in the repository) and that this exporter builds.
+fn default_collectors() -> Vec<&'static str> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/upstream/node_exporter/command-line.tsv");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let defaults: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("collector\t"))
+        .filter_map(|l| l.split_once("\tenabled\t").map(|(name, _)| name))
+        .collect();
+    homelab_exporter::registry::COLLECTORS.iter().map(|e| e.name).filter(|n| defaults.contains(n)).collect()
+}
 
 struct Proc {
     #[allow(dead_code)]
@@ -46,10 +54,10 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
-/// The collectors of ours that `binary` (node_exporter) also has, from its `--help`.
+/// The default collectors of ours that `binary` (node_exporter) also has, from its `--help`.
 fn shared_collectors(binary: &str) -> Vec<&'static str> {
     let help = Command::new(binary).arg("--help").output().map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))).unwrap_or_default();
-    COLLECTORS.iter().copied().filter(|c| help.contains(&format!("collector.{c} "))).collect()
+    default_collectors().into_iter().filter(|c| help.contains(&format!("collector.{c} "))).collect()
 }
 
 fn start(name: &'static str, binary: &str, textfile_dir: &str, collectors: &[&str]) -> Result<Proc, String> {

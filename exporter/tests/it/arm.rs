@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{free_port, http_get, node_exporter_tree, parse_exposition};
+use crate::common::{free_port, http_get, parse_exposition};
 
 const ARM_BINARY: &str = "target/aarch64-unknown-linux-musl/release/homelab-exporter";
 
@@ -23,28 +23,12 @@ fn require(what: &str, how: &str) -> bool {
     false
 }
 
-fn args(tree: &std::path::Path) -> Vec<String> {
-    let t = tree.display();
-    let mut a = vec![
-        format!("--path.procfs={t}/proc"),
-        format!("--path.sysfs={t}/sys"),
-        format!("--path.rootfs={t}"),
-        format!("--path.udev.data={t}/udev/data"),
-        "--collector.disable-defaults".into(),
-        "--no-collector.netdev.netlink".into(),
-        "--collector.stat.softirq".into(),
-        format!("--collector.textfile.directory={t}/textfile/two_metric_files"),
-    ];
-    for c in [
-        "conntrack", "cpu", "cpufreq", "diskstats", "entropy", "filefd", "hwmon", "loadavg", "mdadm", "meminfo", "netclass", "netstat",
-        "powersupplyclass", "pressure", "schedstat", "sockstat", "softnet", "stat", "textfile", "thermal_zone", "time", "vmstat", "watchdog",
-    ] {
-        a.push(format!("--collector.{c}"));
-    }
-    a
+/// node_exporter's end-to-end command line on its fixture tree (every
+/// collector it enables there), without the x86-only CPU info.
+fn args() -> Vec<String> {
+    crate::e2e::args(false)
 }
 
-/// Runs `program args…` as an exporter on a free port and returns one scrape.
 fn scrape_with(program: &str, pre: &[String], args: &[String]) -> String {
     let port = free_port();
     let mut child = Command::new(program)
@@ -96,9 +80,8 @@ fn aarch64_static_build_under_qemu_matches_native_output() {
     }
     let size = std::fs::metadata(&arm).unwrap().len();
     println!("aarch64 static binary, stripped: {size} bytes ({:.2} MB)", size as f64 / 1e6);
-    let tree = node_exporter_tree();
-    let native = scrape_with(env!("CARGO_BIN_EXE_homelab-exporter"), &[], &args(&tree));
-    let emulated = scrape_with("qemu-aarch64-static", &[arm.display().to_string()], &args(&tree));
+    let native = scrape_with(env!("CARGO_BIN_EXE_homelab-exporter"), &[], &args());
+    let emulated = scrape_with("qemu-aarch64-static", &[arm.display().to_string()], &args());
     let (a, b) = (comparable(&native), comparable(&emulated));
     assert!(a.len() > 500, "too few series compared: {}", a.len());
     let only_native: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();

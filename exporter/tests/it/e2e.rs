@@ -46,7 +46,7 @@ const DISABLED: &[&str] = &["selinux", "filesystem", "timex", "uname"];
 
 /// node_exporter's end-to-end command line with the tree's paths; with or
 /// without the CPU info flags (node_exporter passes them on x86_64 only).
-fn args(cpu_info: bool) -> Vec<String> {
+pub fn args(cpu_info: bool) -> Vec<String> {
     let o = node_exporter_tree();
     let o = o.to_str().unwrap();
     let mut args = vec![

@@ -726,11 +726,11 @@ fn unusable_textfile_directories_cost_only_the_textfile_series() {
     for named in [
         format!("directory={}", not_a_dir.display()),
         format!(
-            "file={} err=not a regular file",
+            "file={} err=\"not a regular file\"",
             textfiles.join("pipe.prom").display()
         ),
         format!(
-            "file={} err=not a regular file",
+            "file={} err=\"not a regular file\"",
             textfiles.join("subdir.prom").display()
         ),
     ] {

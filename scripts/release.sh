@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Release artifacts in dist/:
-#   homelab-exporter-<version>-linux-<arch>.tar.gz   the static binary, LICENSE, README.md
+#   homelab-exporter-<version>-linux-<arch>.tar.gz   the static binary, LICENSE, README.md,
+#                                                    the systemd unit and the example
+#                                                    config.yaml (the guides install them)
 #   homelab-exporter-<version>-linux-<arch>.image.tar an image archive for `docker load`
 #                                                    (FROM scratch, uid 65534, the right
 #                                                    architecture in its config)
+# for amd64 and arm64, and arm (armv7) where rustup can add its target, and
+#   homelab-exporter-<version>.oci.tar               one OCI image layout holding every
+#                                                    architecture above (index.json lists
+#                                                    each one's manifest with its platform),
+#                                                    for skopeo, podman, containerd or a
+#                                                    registry; `docker load` takes it too
 #   SHA256SUMS                                       of every file above
-# for amd64 and arm64, and arm (armv7) where rustup can add its target.
 # Needs what scripts/test.sh installs (rustup targets, clang, llvm) and
 # python3; no Docker daemon (scripts/image-archive.py writes the archives:
 # Docker's classic builder cannot build a FROM scratch image for another
@@ -43,7 +50,8 @@ for arch in "${built[@]}"; do
   name="homelab-exporter-$version-linux-$arch"
   stage="$dist/$name"
   mkdir -p "$stage"
-  cp "target/image/linux-$arch/homelab-exporter" LICENSE README.md "$stage/"
+  cp "target/image/linux-$arch/homelab-exporter" LICENSE README.md packaging/homelab-exporter.service "$stage/"
+  cp packaging/examples/config.yaml "$stage/config.yaml"
   tar -C "$dist" --owner=0 --group=0 --sort=name -czf "$dist/$name.tar.gz" "$name"
   rm -rf "$stage"
   python3 scripts/image-archive.py "target/image/linux-$arch/homelab-exporter" "$arch" \
@@ -51,6 +59,11 @@ for arch in "${built[@]}"; do
     org.opencontainers.image.title=homelab-exporter org.opencontainers.image.licenses=Apache-2.0 \
     "org.opencontainers.image.version=$version" "org.opencontainers.image.revision=$revision"
 done
+oci=()
+for arch in "${built[@]}"; do oci+=("$arch=target/image/linux-$arch/homelab-exporter"); done
+python3 scripts/image-archive.py --oci "$dist/homelab-exporter-$version.oci.tar" "homelab-exporter:$version" "${oci[@]}" \
+  --label org.opencontainers.image.title=homelab-exporter org.opencontainers.image.licenses=Apache-2.0 \
+  "org.opencontainers.image.version=$version" "org.opencontainers.image.revision=$revision"
 (cd "$dist" && sha256sum -- * > SHA256SUMS)
 echo "homelab-exporter $version ($revision):"
 (cd "$dist" && ls -l)

@@ -8,6 +8,7 @@ mod common;
 mod docs;
 mod docker;
 mod e2e;
+mod guides;
 mod hardening;
 mod http;
 mod image;

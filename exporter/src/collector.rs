@@ -179,7 +179,7 @@ pub fn read_to_string(path: &Path) -> Result<String, Error> {
 pub const MAX_FILE: usize = 16 << 20;
 
 /// Reads a whole file into `buf` (cleared first), with one `open`, reads
-/// until end of file and one `close`.
+/// until end of file and one `close`, and no other system call.
 ///
 /// Why not `std::fs::read_to_string`: it asks `statx` for the size first
 /// (and `File::read_to_string` adds an `lseek`), one or two more system
@@ -190,7 +190,11 @@ pub const MAX_FILE: usize = 16 << 20;
 pub fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
     use std::io::Read as _;
     buf.clear();
-    let mut file = std::fs::File::open(path)?;
+    // rustix's `open` is the one system call: musl's `open(O_CLOEXEC)`,
+    // which `File::open` calls in the static builds, follows it with an
+    // `fcntl(F_SETFD)` every time (for kernels older than 2.6.23).
+    let fd = rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
+    let mut file = std::fs::File::from(fd);
     let mut len = 0;
     loop {
         if len == buf.len() {

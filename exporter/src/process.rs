@@ -40,13 +40,28 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
     })
 }
 
+/// A small procfs file of this process as text.
+fn read(path: &str) -> Option<String> {
+    let mut buf = Vec::new();
+    crate::collector::read_into(std::path::Path::new(path), &mut buf).ok()?;
+    String::from_utf8(buf).ok()
+}
+
 fn boot_time() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let stat = read("/proc/stat")?;
     stat.lines().find_map(|l| l.strip_prefix("btime ")).and_then(|v| v.trim().parse().ok())
 }
 
+/// The process's start time: read once (it cannot change), since the boot
+/// time comes from `/proc/stat`, the most expensive file of `/proc` to
+/// generate.
+fn start_time(start_ticks: u64) -> Option<f64> {
+    static START: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    *START.get_or_init(|| boot_time().map(|bt| bt + start_ticks as f64 / USER_HZ))
+}
+
 fn max_fds() -> Option<f64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let limits = read("/proc/self/limits")?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_ascii_whitespace().nth(3).and_then(|v| v.parse().ok())
 }
@@ -79,14 +94,14 @@ pub fn build_info(out: &mut Snapshot) {
 
 /// The `process_*` series.
 fn process(out: &mut Snapshot) {
-    if let Some(st) = std::fs::read_to_string("/proc/self/stat").ok().as_deref().and_then(parse_stat) {
+    if let Some(st) = read("/proc/self/stat").as_deref().and_then(parse_stat) {
         let page = rustix::param::page_size() as f64;
         out.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", &[], st.cpu_ticks as f64 / USER_HZ);
         out.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", &[], st.rss_pages as f64 * page);
         out.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", &[], st.vsize as f64);
         out.gauge("process_threads", "Number of OS threads in the process.", &[], st.threads as f64);
-        if let Some(bt) = boot_time() {
-            out.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", &[], bt + st.start_ticks as f64 / USER_HZ);
+        if let Some(start) = start_time(st.start_ticks) {
+            out.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", &[], start);
         }
     }
     if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {

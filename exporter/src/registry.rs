@@ -126,7 +126,12 @@ pub static COLLECTORS: &[Entry] = &[
     entry!("pcidevice", false, |s| host::pcidevice::build(&s.flags.pcidevice, &s.context())),
     entry!("powersupplyclass", true, |s| host::powersupplyclass::build(&s.flags.powersupplyclass, &s.context())),
     entry!("pressure", true, |s| host::pressure::build(&s.context())),
-    entry!("qdisc", false, |s| host::qdisc::build(&s.flags.qdisc, &s.context())),
+    entry!(
+        "qdisc",
+        false,
+        |s| host::qdisc::build(&s.flags.qdisc, &s.context()),
+        "qdisc statistics come from rtnetlink, which this exporter does not implement; only --collector.qdisc.fixtures is read"
+    ),
     entry!("rapl", true, |s| host::rapl::build(&s.flags.rapl, &s.context())),
     entry!("raspberrypi", true, |s| host::raspberrypi::build(&s.context()), "not a Raspberry Pi (no firmware device in sysfs)"),
     entry!("processes", false, |s| host::processes::build(&s.context())),
@@ -163,7 +168,12 @@ pub static COLLECTORS: &[Entry] = &[
         "no Proxmox API to read (set --collector.proxmox.url or proxmox: in the configuration file)"
     ),
     entry!("zoneinfo", false, |s| host::zoneinfo::build(&s.context())),
-    entry!("wifi", false, |s| host::wifi::build(&s.flags.wifi, &s.context())),
+    entry!(
+        "wifi",
+        false,
+        |s| host::wifi::build(&s.flags.wifi, &s.context()),
+        "WiFi statistics come from nl80211, which this exporter does not implement; only --collector.wifi.fixtures is read"
+    ),
     entry!("xfrm", false, |s| host::xfrm::build(&s.context())),
 ];
 

@@ -159,6 +159,11 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
 
 struct Cpu {
     paths: Arc<HostPaths>,
+    /// Each CPU's (package, core) from sysfs `topology/`, which is the
+    /// hardware's and cannot change: read once per CPU (two files per CPU
+    /// per scrape otherwise). A CPU whose topology cannot be read is tried
+    /// again on the next scrape.
+    topology: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
     info: bool,
     guest: bool,
     flags_include: Option<Regex>,
@@ -194,8 +199,18 @@ impl Cpu {
         let mut package: BTreeMap<String, u64> = BTreeMap::new();
         for name in entries.iter().filter(|n| n.strip_prefix("cpu").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))) {
             let dir = base.join(name);
-            let Ok(pkg) = read_attr(&dir.join("topology/physical_package_id")) else { continue };
-            let Ok(core_id) = read_attr(&dir.join("topology/core_id")) else { continue };
+            let known = self.topology.lock().ok().and_then(|t| t.get(name).cloned());
+            let (pkg, core_id) = match known {
+                Some(ids) => ids,
+                None => {
+                    let Ok(pkg) = read_attr(&dir.join("topology/physical_package_id")) else { continue };
+                    let Ok(core_id) = read_attr(&dir.join("topology/core_id")) else { continue };
+                    if let Ok(mut t) = self.topology.lock() {
+                        t.insert(name.clone(), (pkg.clone(), core_id.clone()));
+                    }
+                    (pkg, core_id)
+                }
+            };
             if let Ok(v) = read_u64(&dir.join("thermal_throttle/core_throttle_count")) {
                 core.entry((pkg.clone(), core_id)).or_insert(v);
             }
@@ -294,6 +309,7 @@ pub fn build(o: &Options, cx: &Context) -> Result<Option<Collector>, BuildError>
     };
     Ok(Some(Collector::host(Cpu {
         paths: cx.paths.clone(),
+        topology: std::sync::Mutex::default(),
         info: o.cpu_info,
         guest: o.cpu_guest,
         flags_include: compile("collector.cpu.info.flags-include", &o.cpu_info_flags_include)?,

@@ -276,13 +276,23 @@ pub fn read_i64(path: &Path) -> Result<i64, Error> {
 }
 
 /// Lists the entry names of a directory, sorted, skipping dot-files.
+///
+/// With rustix: one `open` and the `getdents64` calls, where `read_dir`
+/// in the static (musl) build adds an `fcntl` to the `open`.
 pub fn list_dir(path: &Path) -> Result<Vec<String>, Error> {
-    let mut names: Vec<String> = std::fs::read_dir(path)
-        .map_err(|e| Error::io(path, e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with('.'))
-        .collect();
+    use rustix::fs::{Mode, OFlags};
+    let io = |e: rustix::io::Errno| Error::io(path, std::io::Error::from(e));
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(io)?;
+    let mut dir = rustix::fs::Dir::new(fd).map_err(io)?;
+    let mut names = Vec::new();
+    while let Some(entry) = dir.read() {
+        let entry = entry.map_err(io)?;
+        if let Ok(name) = entry.file_name().to_str() {
+            if !name.starts_with('.') {
+                names.push(name.to_owned());
+            }
+        }
+    }
     names.sort();
     Ok(names)
 }

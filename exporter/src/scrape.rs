@@ -10,7 +10,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc::UnboundedSender;
 
 use crate::collector::{Collector, Error, HostCollector, Scrape};
 use crate::metrics::{Kind, Snapshot};
@@ -156,19 +155,42 @@ struct HostQueue {
     closed: Arc<AtomicBool>,
     extra: AtomicUsize,
     scrape: Scrape,
-    tx: UnboundedSender<Outcome>,
+    /// What the workers gathered. A worker does not wake the runtime per
+    /// collector: it wakes it once, when it finds the queue empty (one
+    /// wake-up per worker instead of one per collector, each an eventfd
+    /// write and a context switch).
+    results: Arc<Mutex<Vec<Outcome>>>,
+    /// Workers still running; the last one to stop notifies `finished`.
+    live: Arc<AtomicUsize>,
+    finished: Arc<tokio::sync::Notify>,
     started: Instant,
 }
 
+/// Counts a worker down when it stops, however it stops.
+struct Live {
+    live: Arc<AtomicUsize>,
+    finished: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finished.notify_one();
+        }
+    }
+}
+
 impl HostQueue {
-    fn start(jobs: Vec<HostJob>, scrape: Scrape, tx: UnboundedSender<Outcome>) -> Self {
+    fn start(jobs: Vec<HostJob>, scrape: Scrape) -> Self {
         let workers = jobs.len().min(HOST_WORKERS);
         let q = Self {
+            results: Arc::new(Mutex::new(Vec::with_capacity(jobs.len()))),
             jobs: Arc::new(Mutex::new(jobs.into())),
             closed: Arc::new(AtomicBool::new(false)),
             extra: AtomicUsize::new(0),
             scrape,
-            tx,
+            live: Arc::new(AtomicUsize::new(0)),
+            finished: Arc::new(tokio::sync::Notify::new()),
             started: Instant::now(),
         };
         for _ in 0..workers {
@@ -181,24 +203,46 @@ impl HostQueue {
         let jobs = self.jobs.clone();
         let closed = self.closed.clone();
         let scrape = self.scrape.clone();
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || loop {
-            if closed.load(Ordering::Acquire) || Instant::now() >= scrape.deadline {
-                return;
-            }
-            let Some(job) = jobs.lock().ok().and_then(|mut q| q.pop_front()) else { return };
-            let start = Instant::now();
-            let mut out = Snapshot { families: Vec::with_capacity(job.families) };
-            let result = match catch_unwind(AssertUnwindSafe(|| job.collector.gather(&scrape, &mut out))) {
-                Ok(Ok(())) => Ok(out),
-                Ok(Err(e)) => Err(Failure::from(e)),
-                Err(panic) => {
-                    let what = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
-                    Err(Failure::loud(format!("collector panicked: {}", what.unwrap_or_default())))
+        let results = self.results.clone();
+        self.live.fetch_add(1, Ordering::AcqRel);
+        let live = Live { live: self.live.clone(), finished: self.finished.clone() };
+        tokio::task::spawn_blocking(move || {
+            let _live = live;
+            loop {
+                if closed.load(Ordering::Acquire) || Instant::now() >= scrape.deadline {
+                    return;
                 }
-            };
-            let _ = tx.send(Outcome { index: job.index, name: job.name, elapsed: start.elapsed(), result });
+                let Some(job) = jobs.lock().ok().and_then(|mut q| q.pop_front()) else { return };
+                let start = Instant::now();
+                let mut out = Snapshot { families: Vec::with_capacity(job.families) };
+                let result = match catch_unwind(AssertUnwindSafe(|| job.collector.gather(&scrape, &mut out))) {
+                    Ok(Ok(())) => Ok(out),
+                    Ok(Err(e)) => Err(Failure::from(e)),
+                    Err(panic) => {
+                        let what = panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned());
+                        Err(Failure::loud(format!("collector panicked: {}", what.unwrap_or_default())))
+                    }
+                };
+                if let Ok(mut r) = results.lock() {
+                    r.push(Outcome { index: job.index, name: job.name, elapsed: start.elapsed(), result });
+                }
+            }
         });
+    }
+
+    /// How many collectors have reported so far.
+    fn reported(&self) -> usize {
+        self.results.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Whether every worker has stopped.
+    fn idle(&self) -> bool {
+        self.live.load(Ordering::Acquire) == 0
+    }
+
+    /// What the workers gathered.
+    fn take_results(&self) -> Vec<Outcome> {
+        self.results.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default()
     }
 
     /// Adds a worker if the queue still holds collectors and the per-scrape
@@ -343,27 +387,35 @@ impl Engine {
                 }
             }
         }
-        let queue = HostQueue::start(host, scrape, tx);
+        drop(tx);
+        let host_jobs = host.len();
+        let queue = HostQueue::start(host, scrape);
 
         let mut outcomes = Vec::with_capacity(pending);
         let stall = tokio::time::sleep(HOST_STALL);
         let late = tokio::time::sleep_until(tokio_deadline);
         tokio::pin!(stall, late);
-        let mut last_progress = tokio::time::Instant::now();
-        while outcomes.len() < pending {
+        let async_jobs = pending - host_jobs;
+        let mut host_done = host_jobs == 0;
+        let mut seen = 0;
+        while outcomes.len() < async_jobs || !host_done {
             tokio::select! {
-                received = rx.recv() => {
+                received = rx.recv(), if outcomes.len() < async_jobs => {
                     let Some(o) = received else { break };
                     outcomes.push(o);
-                    last_progress = tokio::time::Instant::now();
+                }
+                () = queue.finished.notified(), if !host_done => {
+                    host_done = queue.idle();
                 }
                 () = &mut stall => {
                     // A host collector is taking long (a slow disk, a stuck
                     // read): let another worker take the rest of the queue so
                     // it costs only its own series.
-                    if last_progress.elapsed() >= HOST_STALL {
+                    let reported = queue.reported();
+                    if !host_done && reported == seen {
                         queue.add_worker();
                     }
+                    seen = reported;
                     stall.as_mut().reset(tokio::time::Instant::now() + HOST_STALL);
                 }
                 () = &mut late => break,
@@ -372,6 +424,7 @@ impl Engine {
         // Whatever has not reported by now is late: stop the queue so no
         // collector starts after the deadline, and report the rest.
         queue.close();
+        outcomes.extend(queue.take_results());
         let mut reported = vec![false; self.collectors.len()];
         for o in &outcomes {
             reported[o.index] = true;

@@ -342,16 +342,7 @@ impl Server {
         let Some(_in_flight) = self.admit() else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many scrapes in flight\n");
         };
-        match prober.probe(&target, &Scrape { deadline }).await {
-            Ok(snapshot) => render(req, vec![snapshot]),
-            Err(e) => {
-                let status = match e {
-                    ProbeError::NotAllowed(_) => StatusCode::FORBIDDEN,
-                    ProbeError::BadTarget(_) => StatusCode::BAD_REQUEST,
-                };
-                plain(status, format!("{e}\n"))
-            }
-        }
+        probe_answer(req, prober.probe(&target, &Scrape { deadline }).await)
     }
 
     /// `/ups_metrics?server=HOST:PORT&ups=NAME`: the probe module's
@@ -376,16 +367,7 @@ impl Server {
         let Some(answer) = prober.probe_compat(&params, &scrape) else {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         };
-        match answer.await {
-            Ok(snapshot) => render(req, vec![snapshot]),
-            Err(e) => {
-                let status = match e {
-                    ProbeError::NotAllowed(_) => StatusCode::FORBIDDEN,
-                    ProbeError::BadTarget(_) => StatusCode::BAD_REQUEST,
-                };
-                plain(status, format!("{e}\n"))
-            }
-        }
+        probe_answer(req, answer.await)
     }
 
     fn landing(&self) -> Response<Full<Bytes>> {
@@ -429,6 +411,21 @@ impl Server {
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .body(Full::new(Bytes::from(body)))
             .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "response\n"))
+    }
+}
+
+/// A probe's answer: its series, or the refusal with its status (403 for
+/// a target that may not be probed, 400 for a malformed one).
+fn probe_answer(req: &Request<Incoming>, result: Result<Snapshot, ProbeError>) -> Response<Full<Bytes>> {
+    match result {
+        Ok(snapshot) => render(req, vec![snapshot]),
+        Err(e) => {
+            let status = match e {
+                ProbeError::NotAllowed(_) => StatusCode::FORBIDDEN,
+                ProbeError::BadTarget(_) => StatusCode::BAD_REQUEST,
+            };
+            plain(status, format!("{e}\n"))
+        }
     }
 }
 

@@ -196,6 +196,14 @@ fn host_group(inv: &Inventory) -> Group {
             description: "md array {{ $labels.device }} on {{ $labels.instance }} is not running.",
         }),
         alert(AlertSpec {
+            name: "HostZfsPoolUnhealthy",
+            expr: "node_zfs_zpool_state{state!=\"online\"} == 1".into(),
+            for_: "5m",
+            severity: "critical",
+            summary: "ZFS pool {{ $labels.zpool }} on {{ $labels.instance }} is {{ $labels.state }}",
+            description: "ZFS pool {{ $labels.zpool }} on {{ $labels.instance }} reports {{ $labels.state }} (the zfs collector, from the pool's kstat state): a disk has failed or gone missing, and the pool runs without (or with less) redundancy. `zpool status {{ $labels.zpool }}` names the device; replace it and let the pool resilver before another one fails.",
+        }),
+        alert(AlertSpec {
             name: "RaspberryPiUnderVoltage",
             expr: "rpi_throttled{condition=\"under_voltage\"} == 1".into(),
             for_: "1m",

@@ -599,6 +599,18 @@ fn cases() -> Vec<Case<'static>> {
             f64::NAN,
         ),
         (
+            "HostZfsPoolUnhealthy",
+            10,
+            vec![
+                s("node_zfs_zpool_state{instance=\"a\",state=\"degraded\",zpool=\"tank\"}", "1x60"),
+                s("node_zfs_zpool_state{instance=\"a\",state=\"online\",zpool=\"tank\"}", "0x60"),
+                s("node_zfs_zpool_state{instance=\"b\",state=\"degraded\",zpool=\"tank\"}", "0x60"),
+                s("node_zfs_zpool_state{instance=\"b\",state=\"online\",zpool=\"tank\"}", "1x60"),
+            ],
+            vec![("instance", "a"), ("state", "degraded"), ("zpool", "tank")],
+            f64::NAN,
+        ),
+        (
             "RaspberryPiUnderVoltage",
             10,
             vec![s("rpi_throttled{condition=\"under_voltage\",instance=\"a\"}", "1x60"), s("rpi_throttled{condition=\"under_voltage\",instance=\"b\"}", "0x60")],

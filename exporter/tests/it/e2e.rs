@@ -28,7 +28,7 @@ const SKIP_PREFIXES: &[&str] = &[
     "node_network_transmit_packets_total",
 ];
 
-fn skipped(name: &str) -> bool {
+pub fn skipped(name: &str) -> bool {
     SKIP_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need
 # (Debian packages, PyPI and npm packages under target/, rustup targets),
-# then runs every test of the workspace. Tests start their own servers
+# then runs every test of the workspace (the systemd test builds a minimal
+# Debian root under target/ with debootstrap, once). Tests start their own servers
 # (upsd, dockerd, prometheus) on loopback. Everything else they read is in
 # the repository (other projects' facts in testdata/upstream/); nothing
 # beside the checkout is needed.
@@ -17,6 +18,7 @@ packages=(
   qemu-user-static                   # runs the aarch64 build
   clang llvm                         # ring's C for the static cross builds (build-static.sh)
   systemd strace                     # systemd-analyze verify of the packaged unit; the system calls a scrape makes against its filter
+  debootstrap systemd-container      # a minimal Debian root booted with systemd-nspawn: the packaged unit under a real systemd
   curl ca-certificates
 )
 missing=()

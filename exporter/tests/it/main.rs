@@ -22,5 +22,6 @@ mod proxmox;
 mod recovery;
 mod release;
 mod standalone;
+mod systemd;
 mod table;
 mod webconfig;

@@ -64,6 +64,21 @@ seed host_proc udp 19 "$p/net/udp"
 for pid in 1 10 11; do
   seed host_proc "processes-$pid" 20 "$p/$pid/stat" "$p/sys/kernel/pid_max" "$p/sys/kernel/threads-max"
 done
+seed host_proc zoneinfo 21 "$p/zoneinfo"
+seed host_proc buddyinfo 22 "$p/buddyinfo"
+seed host_proc slabinfo 23 "$p/slabinfo"
+seed host_proc softirqs 24 "$p/softirqs"
+seed host_proc swaps 25 "$p/swaps"
+seed host_proc cgroups 26 "$p/cgroups"
+seed host_proc kernel-hung 27 "$p/sys/kernel/hung_task_detect_count"
+seed host_proc nfs 28 "$p/net/rpc/nfs"
+seed host_proc nfsd 29 "$p/net/rpc/nfsd"
+seed host_proc drbd 30 "$p/drbd"
+seed host_proc xfrm 31 "$p/net/xfrm_stat"
+seed host_proc ipvs 32 "$p/net/ip_vs_stats" "$p/net/ip_vs"
+seed host_proc lnstat 33 "$p/net/stat/nf_conntrack" "$p/net/stat/arp_cache"
+seed host_proc mountstats 34 "$p/10/mountinfo" "$p/10/mountstats"
+seed host_proc zfs 35 "$p/spl/kstat/zfs/arcstats" "$p/spl/kstat/zfs/zil" "$p/spl/kstat/zfs/pool1/state" "$p/spl/kstat/zfs/pool1/io"
 
 # --- host_sys: records "PATH\nCONTENT" of every file of a device directory.
 # A class entry that is a file holding a relative link target (how the

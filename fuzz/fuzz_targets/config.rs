@@ -96,7 +96,9 @@ fn file(input: &[u8]) {
     if let Err(e) = homelab_exporter::registry::engine(&settings).and_then(|_| homelab_exporter::registry::probe(&settings)) {
         let _ = e.to_string();
     }
-    let _ = parse_listen_address(&settings.flags.listen_address);
+    for address in &settings.flags.listen_address {
+        let _ = parse_listen_address(address);
+    }
 }
 
 fn values(input: &[u8]) {

@@ -66,6 +66,23 @@ const CASES: &[(&str, &[&str])] = &[
         "processes",
         &["1/stat", "sys/kernel/pid_max", "sys/kernel/threads-max"],
     ),
+    // The collectors that came with node_exporter's full set: each through
+    // the real collector, reading what the input wrote.
+    ("zoneinfo", &["zoneinfo"]),
+    ("buddyinfo", &["buddyinfo"]),
+    ("slabinfo", &["slabinfo"]),
+    ("softirqs", &["softirqs"]),
+    ("swap", &["swaps"]),
+    ("cgroups", &["cgroups"]),
+    ("kernel_hung", &["sys/kernel/hung_task_detect_count"]),
+    ("nfs", &["net/rpc/nfs"]),
+    ("nfsd", &["net/rpc/nfsd"]),
+    ("drbd", &["drbd"]),
+    ("xfrm", &["net/xfrm_stat"]),
+    ("ipvs", &["net/ip_vs_stats", "net/ip_vs"]),
+    ("lnstat", &["net/stat/nf_conntrack", "net/stat/arp_cache"]),
+    ("mountstats", &["self/mountinfo", "self/mountstats"]),
+    ("zfs", &["spl/kstat/zfs/arcstats", "spl/kstat/zfs/zil", "spl/kstat/zfs/pool1/state", "spl/kstat/zfs/pool1/io"]),
 ];
 
 struct Harness {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
-use crate::host::infiniband::parse_uint;
+use crate::host::util::parse_go_uint as parse_uint;
 use crate::host::util::list_dir;
 use crate::metrics::Snapshot;
 

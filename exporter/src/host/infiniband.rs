@@ -24,38 +24,8 @@ pub struct Options {
 }
 
 /// Parses an unsigned integer the way Go's `strconv.ParseUint(s, 0, 64)`
-/// does, which is how the kernel's sysfs counters are read by
-/// node_exporter: `0x` hexadecimal, `0o` or a leading `0` octal, `0b`
-/// binary, decimal otherwise (underscores between digits allowed with a
-/// prefix, as Go allows them).
-pub fn parse_uint(s: &str) -> Option<u64> {
-    let lower = |p: &str| s.get(..2).is_some_and(|h| h.eq_ignore_ascii_case(p));
-    let (digits, radix, prefixed) = if lower("0x") {
-        (&s[2..], 16, true)
-    } else if lower("0o") {
-        (&s[2..], 8, true)
-    } else if lower("0b") {
-        (&s[2..], 2, true)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8, true)
-    } else {
-        (s, 10, false)
-    };
-    let clean: String;
-    let digits = if prefixed && digits.contains('_') {
-        if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
-            return None;
-        }
-        clean = digits.replace('_', "");
-        clean.as_str()
-    } else {
-        digits
-    };
-    if digits.is_empty() || digits.starts_with('+') {
-        return None;
-    }
-    u64::from_str_radix(digits, radix).ok()
-}
+/// does, which is how node_exporter reads the kernel's sysfs counters.
+pub use crate::host::util::parse_go_uint as parse_uint;
 
 /// Parses a port `state` or `phys_state` file: `"<id>: <NAME>"`.
 pub fn parse_state(text: &str) -> Result<(u32, String), String> {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::collector::{read_to_string, BuildError, Collector, Context, Error, HostCollector, HostPaths, Scrape};
-use crate::host::infiniband::parse_uint;
+use crate::host::util::parse_go_uint as parse_uint;
 use crate::host::util::list_dir;
 use crate::metrics::{Kind, Snapshot};
 

@@ -50,27 +50,8 @@ pub fn sanitize(name: &str) -> String {
 }
 
 /// Parses one value of a sysctl as an integer, inferring the base from
-/// its prefix (`0x` hexadecimal, `0o` or a leading `0` octal, `0b`
-/// binary) as node_exporter does.
-pub fn parse_int(s: &str) -> Option<i64> {
-    let (negative, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let lower = digits.get(..2).map(str::to_ascii_lowercase);
-    let (radix, body) = match lower.as_deref() {
-        Some("0x") => (16, digits.get(2..)?),
-        Some("0o") => (8, digits.get(2..)?),
-        Some("0b") => (2, digits.get(2..)?),
-        _ if digits.len() > 1 && digits.starts_with('0') => (8, digits.get(1..)?),
-        _ => (10, digits),
-    };
-    if body.is_empty() || body.starts_with(['+', '-']) {
-        return None;
-    }
-    let magnitude = i128::from_str_radix(body, radix).ok()?;
-    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
-}
+/// its prefix as node_exporter does (Go's `strconv.ParseInt(s, 0, 64)`).
+pub use crate::host::util::parse_go_int as parse_int;
 
 /// What to do with one sysctl.
 #[derive(Debug)]

@@ -275,6 +275,55 @@ pub fn read_i64(path: &Path) -> Result<i64, Error> {
     with_attr(path, |s| s.trim().parse().map_err(|_| Error::parse(path, format!("not an integer: {s:?}"))))?
 }
 
+/// Parses an integer the way Go's `strconv.ParseInt(s, 0, 64)` and
+/// `ParseUint(s, 0, 64)` do, which is how node_exporter reads many kernel
+/// values: an optional sign, then `0x` hexadecimal, `0o` or a leading `0`
+/// octal, `0b` binary, decimal otherwise; underscores between digits only
+/// after a prefix. The value is returned wide; callers narrow it.
+fn parse_go_integer(s: &str) -> Option<(bool, i128)> {
+    let (signed, negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, true, rest),
+        None => match s.strip_prefix('+') {
+            Some(rest) => (true, false, rest),
+            None => (false, false, s),
+        },
+    };
+    let prefix = digits.get(..2).map(str::to_ascii_lowercase);
+    let (radix, body, prefixed) = match prefix.as_deref() {
+        Some("0x") => (16, digits.get(2..)?, true),
+        Some("0o") => (8, digits.get(2..)?, true),
+        Some("0b") => (2, digits.get(2..)?, true),
+        _ if digits.len() > 1 && digits.starts_with('0') => (8, digits.get(1..)?, true),
+        _ => (10, digits, false),
+    };
+    let clean: String;
+    let body = if prefixed && body.contains('_') {
+        if body.starts_with('_') || body.ends_with('_') || body.contains("__") {
+            return None;
+        }
+        clean = body.replace('_', "");
+        clean.as_str()
+    } else {
+        body
+    };
+    if body.is_empty() || body.starts_with(['+', '-']) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(body, radix).ok()?;
+    Some((signed, if negative { -magnitude } else { magnitude }))
+}
+
+/// A signed integer as Go's `strconv.ParseInt(s, 0, 64)` reads it.
+pub fn parse_go_int(s: &str) -> Option<i64> {
+    parse_go_integer(s).and_then(|(_, v)| i64::try_from(v).ok())
+}
+
+/// An unsigned integer as Go's `strconv.ParseUint(s, 0, 64)` reads it (no
+/// sign allowed).
+pub fn parse_go_uint(s: &str) -> Option<u64> {
+    parse_go_integer(s).filter(|(signed, _)| !signed).and_then(|(_, v)| u64::try_from(v).ok())
+}
+
 /// Lists the entry names of a directory, sorted, skipping dot-files.
 ///
 /// With rustix: one `open` and the `getdents64` calls, where `read_dir`

@@ -52,30 +52,26 @@ pub static ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Rewrites deprecated flag names in `args` to the current ones; returns a
-/// warning for each one rewritten.
-pub fn rewrite_aliases(args: &[String]) -> (Vec<String>, Vec<String>) {
+/// warning for each one rewritten. A deprecated flag given beside its
+/// current name is refused, as node_exporter refuses it.
+pub fn rewrite_aliases(args: &[String]) -> Result<(Vec<String>, Vec<String>), String> {
+    let name_of = |arg: &str| arg.strip_prefix("--").map(|body| body.split_once('=').map_or(body, |(n, _)| n).to_owned());
+    let given: Vec<String> = args.iter().filter_map(|a| name_of(a)).collect();
     let mut warnings = Vec::new();
-    let out = args
-        .iter()
-        .map(|arg| {
-            let Some(body) = arg.strip_prefix("--") else { return arg.clone() };
-            let (name, value) = match body.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (body, None),
-            };
-            match ALIASES.iter().find(|(old, _)| *old == name) {
-                Some((old, new)) => {
-                    warnings.push(format!("flag --{old} is deprecated: use --{new} (it was taken as that)"));
-                    match value {
-                        Some(v) => format!("--{new}={v}"),
-                        None => format!("--{new}"),
-                    }
-                }
-                None => arg.clone(),
-            }
-        })
-        .collect();
-    (out, warnings)
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        let alias = name_of(arg).and_then(|name| ALIASES.iter().find(|(old, _)| *old == name));
+        let Some((old, new)) = alias else {
+            out.push(arg.clone());
+            continue;
+        };
+        if given.iter().any(|g| g == new) {
+            return Err(format!("--{old} and --{new} are mutually exclusive (--{old} is the deprecated name of --{new})"));
+        }
+        warnings.push(format!("flag --{old} is deprecated: use --{new} (it was taken as that)"));
+        out.push(arg.replacen(old, new, 1));
+    }
+    Ok((out, warnings))
 }
 
 /// node_exporter's flags that this exporter accepts and ignores, each with
@@ -249,10 +245,14 @@ mod tests {
             "--collector.netdev.device-whitelist",
             "eth0",
             "--collector.cpu.info",
-        ]));
+        ]))
+        .unwrap();
         assert_eq!(args, strings(&["--collector.filesystem.mount-points-exclude=^/boot", "--collector.netdev.device-include", "eth0", "--collector.cpu.info"]));
         assert_eq!(warnings.len(), 2);
         assert!(warnings[0].contains("--collector.filesystem.mount-points-exclude"), "{}", warnings[0]);
+        // Beside the current name, the deprecated one is refused.
+        let both = rewrite_aliases(&strings(&["--collector.qdisk.device-include=a", "--collector.qdisc.device-include=b"])).unwrap_err();
+        assert!(both.contains("mutually exclusive"), "{both}");
     }
 
     #[test]

@@ -222,7 +222,7 @@ pub fn parse_settings(args: &[String]) -> Result<Settings, CliError> {
 
 /// [`parse_settings`] with another table of collectors.
 pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings, CliError> {
-    let (args, mut warnings) = compat::rewrite_aliases(args);
+    let (args, mut warnings) = compat::rewrite_aliases(args).map_err(CliError::Invalid)?;
     let (cli_rest, cli_switches) = split_switches(&args);
     let config = cli::config_file(&cli_rest)?;
 

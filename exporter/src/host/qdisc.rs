@@ -24,15 +24,9 @@ pub struct Options {
     /// Regexp of qdisc devices to include (mutually exclusive to device-exclude).
     #[arg(long = "collector.qdisc.device-include")]
     pub qdisc_device_include: Option<String>,
-    /// DEPRECATED: Use collector.qdisc.device-include
-    #[arg(long = "collector.qdisk.device-include", hide = true)]
-    pub qdisk_device_include: Option<String>,
     /// Regexp of qdisc devices to exclude (mutually exclusive to device-include).
     #[arg(long = "collector.qdisc.device-exclude")]
     pub qdisc_device_exclude: Option<String>,
-    /// DEPRECATED: Use collector.qdisc.device-exclude
-    #[arg(long = "collector.qdisk.device-exclude", hide = true)]
-    pub qdisk_device_exclude: Option<String>,
 }
 
 /// One queueing discipline, as node_exporter's fixture (Go's
@@ -122,24 +116,11 @@ impl HostCollector for QdiscCollector {
     }
 }
 
-/// One of a pair of flags, the current spelling or the deprecated `qdisk`
-/// one; both at once is an error.
-fn either(current: &Option<String>, old: &Option<String>, stem: &str) -> Result<Option<String>, BuildError> {
-    match (current.as_deref().filter(|s| !s.is_empty()), old.as_deref().filter(|s| !s.is_empty())) {
-        (Some(_), Some(_)) => Err(BuildError { collector: "qdisc", detail: format!("--collector.qdisk.{stem} and --collector.qdisc.{stem} are mutually exclusive") }),
-        (None, Some(o)) => {
-            tracing::warn!("--collector.qdisk.{stem} is DEPRECATED and will be removed in 2.0.0, use --collector.qdisc.{stem}");
-            Ok(Some(o.to_owned()))
-        }
-        (c, None) => Ok(c.map(str::to_owned)),
-    }
-}
-
 /// Builds the collector.
 pub fn build(o: &Options, _: &Context) -> Result<Option<Collector>, BuildError> {
-    let include = either(&o.qdisc_device_include, &o.qdisk_device_include, "device-include")?;
-    let exclude = either(&o.qdisc_device_exclude, &o.qdisk_device_exclude, "device-exclude")?;
-    let filter = Filter::exclusive("qdisc", "device", include.as_deref(), exclude.as_deref())?;
+    // The deprecated `collector.qdisk.*` spellings are the registry's
+    // aliases (crate::compat::ALIASES): they arrive here as these flags.
+    let filter = Filter::exclusive("qdisc", "device", o.qdisc_device_include.as_deref(), o.qdisc_device_exclude.as_deref())?;
     // Without fixtures there is nothing this exporter can read (the
     // registry's entry says why, once, at start and on the landing page).
     if o.qdisc_fixtures.is_empty() {
@@ -189,11 +170,16 @@ mod tests {
 
     #[test]
     fn the_misspelled_flags_stand_in_for_the_right_ones_but_not_beside_them() {
-        assert!(build_with(&options(&["--collector.qdisk.device-include=eth0"])).is_ok());
-        assert!(build_with(&options(&["--collector.qdisk.device-exclude=eth0"])).is_ok());
-        let both = build_with(&options(&["--collector.qdisk.device-include=a", "--collector.qdisc.device-include=b"])).err().unwrap().to_string();
+        let settings = |args: &[&str]| crate::registry::parse_settings(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        let s = settings(&["--collector.qdisk.device-include=eth0"]).unwrap();
+        assert_eq!(s.flags.qdisc.qdisc_device_include.as_deref(), Some("eth0"));
+        assert!(build_with(&s.flags.qdisc).is_ok());
+        let s = settings(&["--collector.qdisk.device-exclude=eth0"]).unwrap();
+        assert!(build_with(&s.flags.qdisc).is_ok());
+        let both = settings(&["--collector.qdisk.device-include=a", "--collector.qdisc.device-include=b"]).err().unwrap().to_string();
         assert!(both.contains("mutually exclusive"), "{both}");
-        assert!(build_with(&options(&["--collector.qdisc.device-include=a", "--collector.qdisk.device-exclude=b"])).is_err());
+        let s = settings(&["--collector.qdisc.device-include=a", "--collector.qdisk.device-exclude=b"]).unwrap();
+        assert!(build_with(&s.flags.qdisc).is_err());
     }
 
     #[test]

@@ -74,6 +74,10 @@ fn side(name: &str) -> Option<bool> {
     }
 }
 
+fn deprecated(name: &str) -> bool {
+    homelab_exporter::compat::ALIASES.iter().any(|(old, _)| *old == name)
+}
+
 /// Every flag of one side, every collector switched on (or off), two
 /// listen addresses (the second one given here) and a web config file.
 fn arguments(rows: &[Row], include_side: bool, switch_on: bool, second_port: u16, web_config: &std::path::Path) -> Vec<String> {
@@ -82,7 +86,9 @@ fn arguments(rows: &[Row], include_side: bool, switch_on: bool, second_port: u16
         match row.kind.as_str() {
             "collector" => args.push(if switch_on { format!("--collector.{}", row.name) } else { format!("--no-collector.{}", row.name) }),
             "flag" => {
-                if side(&row.name).is_some_and(|s| s != include_side) {
+                // A deprecated name goes in a run of its own: beside its
+                // current name it is refused, by node_exporter too.
+                if side(&row.name).is_some_and(|s| s != include_side) || deprecated(&row.name) {
                     continue;
                 }
                 let kind = row.value.split(' ').next().unwrap_or("");
@@ -139,6 +145,22 @@ fn every_flag_and_collector_of_node_exporter_is_accepted() {
         let status = exporter.terminate();
         assert!(status.is_some(), "exporter did not stop");
     }
+
+    // node_exporter's deprecated spellings, on their own, each with a value
+    // (one side of the include/exclude pairs per run, as above).
+    let mut given = 0;
+    for include_side in [true, false] {
+        let old: Vec<String> = rows
+            .iter()
+            .filter(|r| r.kind == "flag" && deprecated(&r.name) && side(&r.name).is_none_or(|s| s == include_side))
+            .map(|r| format!("--{}={}", r.name, sample(&r.name, "string")))
+            .collect();
+        given += old.len();
+        let exporter = Exporter::start(&old);
+        exporter.metrics();
+        assert!(exporter.terminate().is_some(), "exporter did not stop");
+    }
+    assert!(given >= 9, "deprecated flags given: {given}");
 }
 
 /// Starts the binary with `args` and returns what it wrote to stderr within

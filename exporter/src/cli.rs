@@ -39,15 +39,15 @@ pub fn version_line() -> &'static str {
     args_override_self = true,
     after_help = "Collectors are switched with --collector.NAME and --no-collector.NAME; \
                   --collector.disable-defaults keeps only those named. Subcommands: \
-                  rules, dashboards, targets, check-config, healthcheck."
+                  rules, dashboards, targets, check-config, healthcheck. node_exporter's \
+                  flags that have nothing behind them here (those of the collectors not \
+                  built, --runtime.gomaxprocs, --web.systemd-socket) are accepted with a \
+                  warning; its deprecated spellings are taken as the current flags."
 )]
 pub struct Flags {
     /// Addresses on which to expose metrics and the web interface (repeatable).
     #[arg(long = "web.listen-address", default_value = ":9839", action = clap::ArgAction::Append)]
     pub listen_address: Vec<String>,
-    /// Use systemd socket activation listeners instead of port listeners. Not implemented here: the flag is accepted and the listen addresses are used.
-    #[arg(long = "web.systemd-socket", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
-    pub systemd_socket: bool,
     /// Exclude metrics about the exporter itself (process_*).
     #[arg(long = "web.disable-exporter-metrics", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub disable_exporter_metrics: bool,
@@ -163,9 +163,6 @@ pub struct Flags {
     /// Flags of the `proxmox` collector.
     #[command(flatten)]
     pub proxmox: crate::proxmox::Options,
-    /// node_exporter's flags that have nothing behind them here.
-    #[command(flatten)]
-    pub ignored: crate::compat::Ignored,
 }
 
 /// Why the command line or configuration was refused (exit status 2).

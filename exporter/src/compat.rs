@@ -74,160 +74,88 @@ pub fn rewrite_aliases(args: &[String]) -> Result<(Vec<String>, Vec<String>), St
     Ok((out, warnings))
 }
 
-/// node_exporter's flags that this exporter accepts and ignores, each with
-/// the reason. They belong to [`UNBUILT`] collectors or to node_exporter's
-/// Go runtime and netlink readers.
-#[derive(Debug, Clone, Default, clap::Args)]
-#[group(skip)]
-#[command(next_help_heading = "node_exporter flags accepted without effect")]
-pub struct Ignored {
-    /// node_exporter: the number of CPUs Go runs on. No effect here (one thread serves, four read files).
-    #[arg(long = "runtime.gomaxprocs")]
-    pub runtime_gomaxprocs: Option<String>,
-    /// node_exporter: read interfaces over rtnetlink in the netclass collector. No effect: sysfs is read.
-    #[arg(long = "collector.netclass.netlink", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub netclass_netlink: Option<bool>,
-    /// node_exporter: expose per-device statistics from rtnetlink. No effect: the netdev collector reports them.
-    #[arg(long = "collector.netclass_rtnl.with-stats", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub netclass_rtnl_with_stats: Option<bool>,
-    /// node_exporter: node_network_address_info from getifaddrs. Not implemented.
-    #[arg(long = "collector.netdev.address-info", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub netdev_address_info: Option<bool>,
-    /// node_exporter: netdev's detailed error counters. Not implemented.
-    #[arg(long = "collector.netdev.enable-detailed-metrics", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub netdev_enable_detailed_metrics: Option<bool>,
-    /// node_exporter: an ifalias label on netdev's series. Not implemented.
-    #[arg(long = "collector.netdev.label-ifalias", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub netdev_label_ifalias: Option<bool>,
-    /// Flag of node_exporter's ethtool collector (not built here).
-    #[arg(long = "collector.ethtool.device-include")]
-    pub ethtool_device_include: Option<String>,
-    /// Flag of node_exporter's ethtool collector (not built here).
-    #[arg(long = "collector.ethtool.device-exclude")]
-    pub ethtool_device_exclude: Option<String>,
-    /// Flag of node_exporter's ethtool collector (not built here).
-    #[arg(long = "collector.ethtool.metrics-include")]
-    pub ethtool_metrics_include: Option<String>,
-    /// Flag of node_exporter's ntp collector (not built here).
-    #[arg(long = "collector.ntp.server")]
-    pub ntp_server: Option<String>,
-    /// Flag of node_exporter's ntp collector (not built here).
-    #[arg(long = "collector.ntp.server-port")]
-    pub ntp_server_port: Option<String>,
-    /// Flag of node_exporter's ntp collector (not built here).
-    #[arg(long = "collector.ntp.protocol-version")]
-    pub ntp_protocol_version: Option<String>,
-    /// Flag of node_exporter's ntp collector (not built here).
-    #[arg(long = "collector.ntp.server-is-local", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub ntp_server_is_local: Option<bool>,
-    /// Flag of node_exporter's ntp collector (not built here).
-    #[arg(long = "collector.ntp.ip-ttl")]
-    pub ntp_ip_ttl: Option<String>,
-    /// Flag of node_exporter's ntp collector (not built here).
-    #[arg(long = "collector.ntp.max-distance")]
-    pub ntp_max_distance: Option<String>,
-    /// Flag of node_exporter's ntp collector (not built here).
-    #[arg(long = "collector.ntp.local-offset-tolerance")]
-    pub ntp_local_offset_tolerance: Option<String>,
-    /// Flag of node_exporter's perf collector (not built here).
-    #[arg(long = "collector.perf.cpus")]
-    pub perf_cpus: Option<String>,
-    /// Flag of node_exporter's perf collector (not built here).
-    #[arg(long = "collector.perf.tracepoint")]
-    pub perf_tracepoint: Vec<String>,
-    /// Flag of node_exporter's perf collector (not built here).
-    #[arg(long = "collector.perf.disable-hardware-profilers", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub perf_disable_hardware_profilers: Option<bool>,
-    /// Flag of node_exporter's perf collector (not built here).
-    #[arg(long = "collector.perf.hardware-profilers")]
-    pub perf_hardware_profilers: Vec<String>,
-    /// Flag of node_exporter's perf collector (not built here).
-    #[arg(long = "collector.perf.disable-software-profilers", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub perf_disable_software_profilers: Option<bool>,
-    /// Flag of node_exporter's perf collector (not built here).
-    #[arg(long = "collector.perf.software-profilers")]
-    pub perf_software_profilers: Vec<String>,
-    /// Flag of node_exporter's perf collector (not built here).
-    #[arg(long = "collector.perf.disable-cache-profilers", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub perf_disable_cache_profilers: Option<bool>,
-    /// Flag of node_exporter's perf collector (not built here).
-    #[arg(long = "collector.perf.cache-profilers")]
-    pub perf_cache_profilers: Vec<String>,
-    /// Flag of node_exporter's runit collector (not built here).
-    #[arg(long = "collector.runit.servicedir")]
-    pub runit_servicedir: Option<String>,
-    /// Flag of node_exporter's supervisord collector (not built here).
-    #[arg(long = "collector.supervisord.url")]
-    pub supervisord_url: Option<String>,
-    /// Flag of node_exporter's systemd collector (not built here).
-    #[arg(long = "collector.systemd.unit-include")]
-    pub systemd_unit_include: Option<String>,
-    /// Flag of node_exporter's systemd collector (not built here).
-    #[arg(long = "collector.systemd.unit-exclude")]
-    pub systemd_unit_exclude: Option<String>,
-    /// Flag of node_exporter's systemd collector (not built here).
-    #[arg(long = "collector.systemd.private", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub systemd_private: Option<bool>,
-    /// Flag of node_exporter's systemd collector (not built here).
-    #[arg(long = "collector.systemd.enable-task-metrics", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub systemd_enable_task_metrics: Option<bool>,
-    /// Flag of node_exporter's systemd collector (not built here).
-    #[arg(long = "collector.systemd.enable-restarts-metrics", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub systemd_enable_restarts_metrics: Option<bool>,
-    /// Flag of node_exporter's systemd collector (not built here).
-    #[arg(long = "collector.systemd.enable-start-time-metrics", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    pub systemd_enable_start_time_metrics: Option<bool>,
+/// Whether an ignored flag takes a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    /// `--flag`, `--no-flag`, `--flag=true`.
+    Bool,
+    /// `--flag=VALUE` or `--flag VALUE`.
+    Value,
 }
 
-impl Ignored {
-    /// A warning for each ignored flag that was given.
-    pub fn warnings(&self) -> Vec<String> {
-        let given: &[(&str, bool)] = &[
-            ("runtime.gomaxprocs", self.runtime_gomaxprocs.is_some()),
-            ("collector.netclass.netlink", self.netclass_netlink.is_some()),
-            ("collector.netclass_rtnl.with-stats", self.netclass_rtnl_with_stats.is_some()),
-            ("collector.netdev.address-info", self.netdev_address_info.is_some()),
-            ("collector.netdev.enable-detailed-metrics", self.netdev_enable_detailed_metrics.is_some()),
-            ("collector.netdev.label-ifalias", self.netdev_label_ifalias.is_some()),
-            ("collector.ethtool.device-include", self.ethtool_device_include.is_some()),
-            ("collector.ethtool.device-exclude", self.ethtool_device_exclude.is_some()),
-            ("collector.ethtool.metrics-include", self.ethtool_metrics_include.is_some()),
-            ("collector.ntp.server", self.ntp_server.is_some()),
-            ("collector.ntp.server-port", self.ntp_server_port.is_some()),
-            ("collector.ntp.protocol-version", self.ntp_protocol_version.is_some()),
-            ("collector.ntp.server-is-local", self.ntp_server_is_local.is_some()),
-            ("collector.ntp.ip-ttl", self.ntp_ip_ttl.is_some()),
-            ("collector.ntp.max-distance", self.ntp_max_distance.is_some()),
-            ("collector.ntp.local-offset-tolerance", self.ntp_local_offset_tolerance.is_some()),
-            ("collector.perf.cpus", self.perf_cpus.is_some()),
-            ("collector.perf.tracepoint", !self.perf_tracepoint.is_empty()),
-            ("collector.perf.disable-hardware-profilers", self.perf_disable_hardware_profilers.is_some()),
-            ("collector.perf.hardware-profilers", !self.perf_hardware_profilers.is_empty()),
-            ("collector.perf.disable-software-profilers", self.perf_disable_software_profilers.is_some()),
-            ("collector.perf.software-profilers", !self.perf_software_profilers.is_empty()),
-            ("collector.perf.disable-cache-profilers", self.perf_disable_cache_profilers.is_some()),
-            ("collector.perf.cache-profilers", !self.perf_cache_profilers.is_empty()),
-            ("collector.runit.servicedir", self.runit_servicedir.is_some()),
-            ("collector.supervisord.url", self.supervisord_url.is_some()),
-            ("collector.systemd.unit-include", self.systemd_unit_include.is_some()),
-            ("collector.systemd.unit-exclude", self.systemd_unit_exclude.is_some()),
-            ("collector.systemd.private", self.systemd_private.is_some()),
-            ("collector.systemd.enable-task-metrics", self.systemd_enable_task_metrics.is_some()),
-            ("collector.systemd.enable-restarts-metrics", self.systemd_enable_restarts_metrics.is_some()),
-            ("collector.systemd.enable-start-time-metrics", self.systemd_enable_start_time_metrics.is_some()),
-        ];
-        given
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(name, _)| {
-                let collector = name.strip_prefix("collector.").and_then(|n| n.split('.').next()).and_then(unbuilt);
-                match collector {
-                    Some(c) => format!("flag --{name} has no effect: the {} collector is not built in this exporter ({})", c.name, c.why),
-                    None => format!("flag --{name} is node_exporter's and has no effect in this exporter"),
-                }
-            })
-            .collect()
+/// node_exporter's flags that this exporter accepts and ignores: those of
+/// the [`UNBUILT`] collectors, and settings of node_exporter's Go runtime
+/// and netlink readers.
+static IGNORED: &[(&str, Takes)] = &[
+    ("runtime.gomaxprocs", Takes::Value),
+    ("web.systemd-socket", Takes::Bool),
+    ("collector.netclass.netlink", Takes::Bool),
+    ("collector.netclass_rtnl.with-stats", Takes::Bool),
+    ("collector.netdev.address-info", Takes::Bool),
+    ("collector.netdev.enable-detailed-metrics", Takes::Bool),
+    ("collector.netdev.label-ifalias", Takes::Bool),
+    ("collector.ethtool.device-include", Takes::Value),
+    ("collector.ethtool.device-exclude", Takes::Value),
+    ("collector.ethtool.metrics-include", Takes::Value),
+    ("collector.ntp.server", Takes::Value),
+    ("collector.ntp.server-port", Takes::Value),
+    ("collector.ntp.protocol-version", Takes::Value),
+    ("collector.ntp.server-is-local", Takes::Bool),
+    ("collector.ntp.ip-ttl", Takes::Value),
+    ("collector.ntp.max-distance", Takes::Value),
+    ("collector.ntp.local-offset-tolerance", Takes::Value),
+    ("collector.perf.cpus", Takes::Value),
+    ("collector.perf.tracepoint", Takes::Value),
+    ("collector.perf.disable-hardware-profilers", Takes::Bool),
+    ("collector.perf.hardware-profilers", Takes::Value),
+    ("collector.perf.disable-software-profilers", Takes::Bool),
+    ("collector.perf.software-profilers", Takes::Value),
+    ("collector.perf.disable-cache-profilers", Takes::Bool),
+    ("collector.perf.cache-profilers", Takes::Value),
+    ("collector.runit.servicedir", Takes::Value),
+    ("collector.supervisord.url", Takes::Value),
+    ("collector.systemd.unit-include", Takes::Value),
+    ("collector.systemd.unit-exclude", Takes::Value),
+    ("collector.systemd.private", Takes::Bool),
+    ("collector.systemd.enable-task-metrics", Takes::Bool),
+    ("collector.systemd.enable-restarts-metrics", Takes::Bool),
+    ("collector.systemd.enable-start-time-metrics", Takes::Bool),
+];
+
+/// Why `flag` (one of [`IGNORED`]) does nothing here.
+fn why_ignored(flag: &str) -> String {
+    let collector = flag.strip_prefix("collector.").and_then(|n| n.split('.').next()).and_then(unbuilt);
+    match (flag, collector) {
+        (_, Some(c)) => format!("flag --{flag} has no effect: the {} collector is not built in this exporter ({})", c.name, c.why),
+        ("web.systemd-socket", None) => "flag --web.systemd-socket has no effect: this exporter opens its --web.listen-address itself".to_owned(),
+        _ => format!("flag --{flag} is node_exporter's and has no effect in this exporter"),
     }
+}
+
+/// Takes node_exporter's ignored flags (in every form: `--flag`,
+/// `--no-flag`, `--flag=value`, `--flag value`) off `args`; returns the
+/// rest, and a warning for each flag that was given (once per flag).
+pub fn take_ignored(args: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut rest = Vec::with_capacity(args.len());
+    let mut given: Vec<&str> = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let body = arg.strip_prefix("--").unwrap_or("");
+        let (name, has_value) = body.split_once('=').map_or((body, false), |(n, _)| (n, true));
+        let found = IGNORED.iter().find(|(flag, takes)| *flag == name || (*takes == Takes::Bool && name.strip_prefix("no-") == Some(flag)));
+        let Some((flag, takes)) = found else {
+            rest.push(arg.clone());
+            continue;
+        };
+        if *takes == Takes::Value && !has_value {
+            // `--flag VALUE`: the value is the next argument.
+            let _ = it.next();
+        }
+        if !given.contains(flag) {
+            given.push(flag);
+        }
+    }
+    (rest, given.into_iter().map(why_ignored).collect())
 }
 
 #[cfg(test)]
@@ -257,10 +185,19 @@ mod tests {
 
     #[test]
     fn each_ignored_flag_given_is_named_once() {
-        let o: Ignored = crate::collector::parse_options(&["--collector.systemd.private", "--runtime.gomaxprocs=2", "--collector.perf.tracepoint=a:b"]).unwrap();
-        let w = o.warnings();
+        let (rest, w) = take_ignored(&strings(&[
+            "--collector.systemd.private",
+            "--runtime.gomaxprocs=2",
+            "--collector.perf.tracepoint=a:b",
+            "--collector.perf.tracepoint",
+            "c:d",
+            "--no-collector.netdev.netlink",
+            "--collector.cpu.info",
+        ]));
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(w.iter().any(|l| l.contains("systemd collector is not built") && l.contains("D-Bus")), "{w:?}");
-        assert!(Ignored::default().warnings().is_empty());
+        // What is not node_exporter's ignored flags stays, values included.
+        assert_eq!(rest, strings(&["--no-collector.netdev.netlink", "--collector.cpu.info"]));
+        assert!(take_ignored(&[]).1.is_empty());
     }
 }

@@ -223,11 +223,17 @@ pub fn parse_settings(args: &[String]) -> Result<Settings, CliError> {
 /// [`parse_settings`] with another table of collectors.
 pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings, CliError> {
     let (args, mut warnings) = compat::rewrite_aliases(args).map_err(CliError::Invalid)?;
+    let (args, ignored) = compat::take_ignored(&args);
+    warnings.extend(ignored);
     let (cli_rest, cli_switches) = split_switches(&args);
     let config = cli::config_file(&cli_rest)?;
 
     let (file_rest, file_switches) = match &config {
-        Some(c) => split_switches(&c.as_args()),
+        Some(c) => {
+            let (file_args, ignored) = compat::take_ignored(&c.as_args());
+            warnings.extend(ignored);
+            split_switches(&file_args)
+        }
         None => (Vec::new(), Vec::new()),
     };
     if let Some(c) = &config {
@@ -270,10 +276,6 @@ pub fn parse_settings_with(table: &[Entry], args: &[String]) -> Result<Settings,
         udev_data: flags.udev_data.clone(),
     });
     let unbuilt: Vec<&'static compat::Unbuilt> = unbuilt.into_iter().filter(|(_, v)| *v).map(|(u, _)| u).collect();
-    warnings.extend(flags.ignored.warnings());
-    if flags.systemd_socket {
-        warnings.push("flag --web.systemd-socket has no effect: this exporter opens its --web.listen-address itself".to_owned());
-    }
     Ok(Settings { enabled: on.into_iter().filter(|(_, v)| *v).map(|(n, _)| n).collect(), flags, paths, config, unbuilt, warnings })
 }
 

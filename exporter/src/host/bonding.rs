@@ -83,11 +83,7 @@ pub fn build(cx: &Context) -> Result<Option<Collector>, BuildError> {
 mod tests {
     use super::*;
 
-    fn write(root: &Path, rel: &str, text: &str) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::host::util::write_tree_file as write;
 
     #[test]
     fn counts_links_under_both_directory_names() {

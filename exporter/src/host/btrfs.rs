@@ -302,11 +302,7 @@ mod tests {
         assert!(allocation_ratio("raid5", 1).is_infinite());
     }
 
-    fn write(root: &Path, rel: &str, content: &str) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
-    }
+    use crate::host::util::write_tree_file as write;
 
     fn collector(sysfs: &Path) -> Arc<dyn HostCollector> {
         let paths = Arc::new(HostPaths { sysfs: sysfs.into(), ..HostPaths::default() });

@@ -152,11 +152,7 @@ mod tests {
         assert!(parse_counter("zz").is_err());
     }
 
-    fn write(root: &Path, rel: &str, text: &str) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::host::util::write_tree_file as write;
 
     fn gather(root: &Path) -> Result<Snapshot, Error> {
         let paths = Arc::new(HostPaths { sysfs: root.to_owned(), ..HostPaths::default() });

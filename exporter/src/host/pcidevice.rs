@@ -468,11 +468,7 @@ C 02  Network controller
         assert!(parse_speed("8.0").is_err());
     }
 
-    fn write(root: &Path, rel: &str, text: &str) {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::host::util::write_tree_file as write;
 
     #[test]
     fn reads_a_device_and_refuses_bad_values() {

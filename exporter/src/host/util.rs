@@ -346,6 +346,16 @@ pub fn list_dir(path: &Path) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
+/// Writes `text` to `rel` below `root`, making its directories: the
+/// collectors' tests build their sysfs and procfs trees with it.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub fn write_tree_file(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

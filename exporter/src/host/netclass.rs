@@ -74,16 +74,16 @@ struct Netclass {
 
 /// The [`NUMERIC`] attributes fixed for an interface's lifetime: set when
 /// it is created, by its driver or its kind.
-const FIXED: &[&str] = &["addr_assign_type", "dev_id", "iflink", "name_assign_type", "type"];
+const FIXED: [&str; 5] = ["addr_assign_type", "dev_id", "iflink", "name_assign_type", "type"];
 
 /// An interface's fixed attributes, as last read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Fixed {
     /// Whether the name is an interface directory (`bonding_masters` is a file).
     is_interface: bool,
     ifindex: Option<i64>,
     /// The value of each [`FIXED`] attribute, in that order.
-    numeric: Vec<Option<i64>>,
+    numeric: [Option<i64>; FIXED.len()],
     broadcast: String,
 }
 
@@ -107,20 +107,14 @@ fn owned(s: &str) -> Option<String> {
 }
 
 impl Netclass {
-    /// The fixed attributes of interface `name` (`dir`), read when it is new
-    /// or its `ifindex` is not the one they were read with.
-    fn fixed(&self, name: &str, dir: &mut PathBuf, ifindex: Option<i64>, known: &mut HashMap<String, Fixed>) -> Fixed {
-        if let Some(f) = known.get(name).filter(|f| f.ifindex == ifindex && ifindex.is_some()) {
-            return f.clone();
-        }
-        let fixed = Fixed {
+    /// Reads the fixed attributes of the interface directory `dir`.
+    fn read_fixed(dir: &mut PathBuf, ifindex: Option<i64>) -> Fixed {
+        Fixed {
             is_interface: true,
             ifindex,
-            numeric: FIXED.iter().map(|file| attr(dir, file, parse_int)).collect(),
+            numeric: FIXED.map(|file| attr(dir, file, parse_int)),
             broadcast: attr(dir, "broadcast", owned).unwrap_or_default(),
-        };
-        known.insert(name.to_owned(), fixed.clone());
-        fixed
+        }
     }
 }
 
@@ -140,11 +134,16 @@ impl HostCollector for Netclass {
                 None => dir.is_dir(),
             };
             if !is_interface {
-                known.insert(name.clone(), Fixed::default());
+                known.entry(name).or_default();
                 continue;
             }
             let ifindex = attr(&mut dir, "ifindex", parse_int);
-            let fixed = self.fixed(&name, &mut dir, ifindex, &mut known);
+            // Read again when the interface is new or was recreated (its
+            // ifindex changed); otherwise borrowed, with no copy.
+            if known.get(&name).is_none_or(|f| ifindex.is_none() || f.ifindex != ifindex) {
+                known.insert(name.clone(), Self::read_fixed(&mut dir, ifindex));
+            }
+            let Some(fixed) = known.get(&name) else { continue };
             let operstate = attr(&mut dir, "operstate", owned).unwrap_or_default();
             out.gauge("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", &[("device", &name)], if operstate == "up" { 1.0 } else { 0.0 });
             let flags = attr(&mut dir, "flags", parse_int);

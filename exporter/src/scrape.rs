@@ -167,12 +167,12 @@ struct HostQueue {
 }
 
 /// Counts a worker down when it stops, however it stops.
-struct Live {
+struct WorkerGuard {
     live: Arc<AtomicUsize>,
     finished: Arc<tokio::sync::Notify>,
 }
 
-impl Drop for Live {
+impl Drop for WorkerGuard {
     fn drop(&mut self) {
         if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.finished.notify_one();
@@ -205,7 +205,7 @@ impl HostQueue {
         let scrape = self.scrape.clone();
         let results = self.results.clone();
         self.live.fetch_add(1, Ordering::AcqRel);
-        let live = Live { live: self.live.clone(), finished: self.finished.clone() };
+        let live = WorkerGuard { live: self.live.clone(), finished: self.finished.clone() };
         tokio::task::spawn_blocking(move || {
             let _live = live;
             loop {

@@ -361,6 +361,23 @@ mod tests {
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
+    /// node_exporter's misspelled `collector.qdisk.*` flags, through the
+    /// aliases, to the qdisc collector.
+    #[test]
+    fn the_misspelled_flags_stand_in_for_the_right_ones_but_not_beside_them() {
+        let paths = std::sync::Arc::new(HostPaths::default());
+        let build_with = |o: &host::qdisc::Options| host::qdisc::build(o, &Context::new(&paths));
+        let s = parse_settings(&args(&["--collector.qdisk.device-include=eth0"])).unwrap();
+        assert_eq!(s.flags.qdisc.qdisc_device_include.as_deref(), Some("eth0"));
+        assert!(build_with(&s.flags.qdisc).is_ok());
+        let s = parse_settings(&args(&["--collector.qdisk.device-exclude=eth0"])).unwrap();
+        assert!(build_with(&s.flags.qdisc).is_ok());
+        let both = parse_settings(&args(&["--collector.qdisk.device-include=a", "--collector.qdisc.device-include=b"])).err().unwrap().to_string();
+        assert!(both.contains("mutually exclusive"), "{both}");
+        let s = parse_settings(&args(&["--collector.qdisc.device-include=a", "--collector.qdisk.device-exclude=b"])).unwrap();
+        assert!(build_with(&s.flags.qdisc).is_err());
+    }
+
     #[test]
     fn unknown_collector_and_flag_are_refused() {
         assert!(parse_settings(&args(&["--collector.nonesuch"])).is_err());

@@ -169,20 +169,6 @@ mod tests {
     }
 
     #[test]
-    fn the_misspelled_flags_stand_in_for_the_right_ones_but_not_beside_them() {
-        let settings = |args: &[&str]| crate::registry::parse_settings(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
-        let s = settings(&["--collector.qdisk.device-include=eth0"]).unwrap();
-        assert_eq!(s.flags.qdisc.qdisc_device_include.as_deref(), Some("eth0"));
-        assert!(build_with(&s.flags.qdisc).is_ok());
-        let s = settings(&["--collector.qdisk.device-exclude=eth0"]).unwrap();
-        assert!(build_with(&s.flags.qdisc).is_ok());
-        let both = settings(&["--collector.qdisk.device-include=a", "--collector.qdisc.device-include=b"]).err().unwrap().to_string();
-        assert!(both.contains("mutually exclusive"), "{both}");
-        let s = settings(&["--collector.qdisc.device-include=a", "--collector.qdisk.device-exclude=b"]).unwrap();
-        assert!(build_with(&s.flags.qdisc).is_err());
-    }
-
-    #[test]
     fn reads_root_qdiscs_of_included_devices_and_says_netlink_is_missing() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("results.json"), RESULTS).unwrap();
